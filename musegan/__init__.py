@@ -1,0 +1,16 @@
+"""musegan: generate music (MIDI) with GAN, LSTM and convolutional models.
+
+Python API::
+
+    import musegan
+    musegan.train(corpus="midi/", out="runs/mine")      # or corpus=None: Bach chorales
+    model = musegan.load("runs/mine")
+    pm = model.generate(bars=16, seed=0)                 # a pretty_midi.PrettyMIDI
+"""
+from .errors import MuseganError
+from .generation import MusicModel, load
+from .representations.pianoroll import Multitrack, Song, Track
+from .training import make_config, train
+
+__version__ = "0.1.0"
+__all__ = ["MuseganError", "MusicModel", "Multitrack", "Song", "Track", "load", "make_config", "train"]

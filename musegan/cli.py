@@ -1,0 +1,129 @@
+"""Command line: ``musegan prepare | train | generate``. Argument parsing only; the
+work is done by the Python API."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import MuseganError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block
+        raise MuseganError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="musegan", description="Generate music: train on a folder of MIDI files, get MIDI back.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    pp = sub.add_parser("prepare", help="read a corpus into cached shards and a manifest")
+    pp.add_argument("corpus", help="folder of MIDI / MusicXML / ABC / Humdrum files")
+    pp.add_argument("--out", required=True, help="folder for shards and manifest.json")
+    pp.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    pp.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help="data setting")
+    pp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    pt = sub.add_parser("train", help="train a model (prepares the corpus first)")
+    pt.add_argument("--corpus", help="folder of music files, or a prepared folder (default: Bach chorales)")
+    pt.add_argument("--out", help="run folder (default: runs/CORPUS-MODEL)")
+    pt.add_argument("--model", default="lstm", help="model family: lstm (default)")
+    pt.add_argument("--steps", type=_positive_int, help="training steps (default 2000)")
+    pt.add_argument("--batch-size", type=_positive_int, help="windows per step (default 32)")
+    pt.add_argument("--lr", type=_nonneg_float, help="learning rate")
+    pt.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
+    pt.add_argument("--seed", type=int)
+    pt.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    pt.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="any setting, e.g. model.hidden_size=256, data.window_bars=8, train.checkpoint_every=200")
+    pt.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    pg = sub.add_parser("generate", help="sample MIDI from a trained run")
+    pg.add_argument("run", help="run folder or checkpoint file")
+    pg.add_argument("--out", required=True, help="output .mid file")
+    pg.add_argument("--num", type=_positive_int, default=1, help="files to write (seed, seed+1, ...)")
+    pg.add_argument("--bars", type=_positive_int, default=16, help="bars to generate (after the primer)")
+    pg.add_argument("--seed", type=int, default=0)
+    pg.add_argument("--temperature", type=_nonneg_float, default=1.0, help="0 is greedy; >1 wilder")
+    pg.add_argument("--primer", help="MIDI file to continue")
+    pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
+                    help="default cpu: the same seed gives the same file on every machine")
+    return p
+
+
+def run(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "prepare":
+        from .config import DataConfig, RunConfig
+        from .data.prepare import prepare_corpus, skipped_warning
+        from pathlib import Path
+
+        config = RunConfig(data=DataConfig()).apply_overrides(args.set).data
+        m = prepare_corpus(args.corpus, args.out, config, args.workers, progress=not args.quiet)
+        s = m["summary"]
+        print(f"{s['ok']} of {s['files']} files prepared ({s['notes']:,} notes) in {args.out}")
+        warning = skipped_warning(m, Path(args.out) / "manifest.json")
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+        return 0
+    if args.command == "train":
+        from .training import default_run_dir, make_config, train
+
+        config = make_config(args.model, args.corpus, args.set, steps=args.steps, batch_size=args.batch_size,
+                             lr=args.lr, device=args.device, seed=args.seed)
+        out = args.out or default_run_dir(args.corpus, args.model)
+        train(args.corpus, out, config, resume=args.resume, progress=not args.quiet)
+        print(f"next: musegan generate {out} --out song.mid")
+        return 0
+    if args.command == "generate":
+        from .generation import generate_files
+
+        paths = generate_files(args.run, args.out, args.num, args.bars, args.seed, args.temperature,
+                               args.primer, args.device)
+        for path in paths:
+            print(path)
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv=None) -> int:
+    try:
+        return run(argv)
+    except MuseganError as e:
+        print(f"musegan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("musegan: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: one line unless asked for the traceback
+        if os.environ.get("MUSEGAN_DEBUG"):
+            raise
+        msg = " ".join(str(e).split())[:300]
+        print(f"musegan: internal error: {type(e).__name__}: {msg} (MUSEGAN_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The only package that touches files: MIDI / scores, atomic writes (audio later)."""

@@ -1,0 +1,69 @@
+"""Atomic writes: a reader never sees half a file, and a killed writer loses nothing."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_json(path, obj) -> Path:
+    return atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
+
+
+def atomic_save_npy(path, array: np.ndarray) -> Path:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_npy(path, mmap: bool = True) -> np.ndarray:
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+class CsvLog:
+    """Rows appended to a CSV file and flushed at once (a killed run keeps its log).
+    Columns: ``fields`` first, then any other keys of the first row."""
+
+    def __init__(self, path, fields=(), append: bool = False):
+        self.path, self.fields, self.writer = Path(path), tuple(fields), None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a" if append and self.path.exists() else "w", newline="")
+
+    def write(self, row: dict) -> None:
+        if self.writer is None:
+            columns = list(self.fields) + [k for k in row if k not in self.fields]
+            self.writer = csv.DictWriter(self.file, columns, extrasaction="ignore")
+            if self.file.tell() == 0:
+                self.writer.writeheader()
+        self.writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()

@@ -1,0 +1,148 @@
+"""The model interface every family implements, and the shared building blocks.
+
+Sequence families (LSTM, conv) are autoregressive models of binary frames
+``x: (batch, time, n_features)``: ``p(x_t | x_<t)``. A family supplies only its body:
+
+* ``hidden(x_prev, t0)``: ``(B, T, F)`` previous frames -> ``(B, T, H)`` states, where
+  ``x_prev[:, t]`` is frame ``t - 1`` (zeros before the first frame);
+* ``init_state(batch)`` and ``step(frame, state, t)``: the same, one frame at a time,
+  for generation of any length.
+
+An output head turns states into a per-frame negative log-likelihood and samples.
+The trainer only calls ``configure_optimizers``, ``train_step`` and ``valid_step``, so a
+family with another objective (the GAN) plugs into the same loop by overriding them.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class BernoulliHead(nn.Module):
+    """Every feature of a frame an independent Bernoulli given the state."""
+
+    def __init__(self, hidden_size: int, n_features: int):
+        super().__init__()
+        self.proj = nn.Linear(hidden_size, n_features)
+
+    @torch.no_grad()
+    def init_from_data(self, mean_frame: torch.Tensor) -> None:
+        """Start from the data's per-feature frequencies: with notes on ~1% of the
+        features, a zero bias (p = 0.5) costs Adam thousands of steps to unlearn."""
+        p = mean_frame.float().clamp(1e-4, 1 - 1e-4)
+        self.proj.bias.copy_(torch.log(p) - torch.log1p(-p))
+
+    def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` NLL per frame in nats."""
+        logits = self.proj(h).float()
+        return F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").sum(-1)
+
+    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None) -> torch.Tensor:
+        """``(B, H)`` -> ``(B, F)`` 0/1 frame."""
+        logits = self.proj(h).float()
+        if temperature <= 0:
+            return (logits > 0).float()
+        p = torch.sigmoid(logits / temperature)
+        return torch.bernoulli(p, generator=generator)
+
+
+def position_features(t0: int, length: int, steps_per_bar: int, device=None) -> torch.Tensor:
+    """One-hot position within the bar, ``(length, steps_per_bar)``; empty if 0."""
+    if steps_per_bar <= 0:
+        return torch.zeros(length, 0, device=device)
+    pos = (torch.arange(length, device=device) + t0) % steps_per_bar
+    return F.one_hot(pos, steps_per_bar).float()
+
+
+def shift_right(x: torch.Tensor) -> torch.Tensor:
+    """Frames ``(B, T, F)`` -> previous frames: ``out[:, t] = x[:, t - 1]``, zeros at t = 0."""
+    return F.pad(x, (0, 0, 1, 0))[:, :-1]
+
+
+class FrameModel(nn.Module):
+    """Base of the autoregressive frame families; see the module docstring."""
+
+    family = "frame"
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    # -- what a family implements -------------------------------------------------
+    def hidden(self, x_prev: torch.Tensor, t0: int = 0) -> torch.Tensor:
+        raise NotImplementedError
+
+    def init_state(self, batch_size: int, device):
+        raise NotImplementedError
+
+    def step(self, frame: torch.Tensor, state, t: int):
+        """``frame`` ``(B, F)`` is frame ``t - 1``; returns the state ``(B, H)`` that
+        predicts frame ``t``, and the new recurrent state."""
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------
+    def nll(self, x: torch.Tensor) -> torch.Tensor:
+        """Frames ``(B, T, F)`` -> NLL per frame ``(B, T)`` (every frame scored; the first
+        one from the empty start)."""
+        return self.head.nll(self.hidden(shift_right(x)), x)
+
+    def init_from_data(self, batch: torch.Tensor) -> None:
+        """Called once on a new run with a batch of training data ``(B, T, F)``."""
+        self.head.init_from_data(batch.reshape(-1, batch.shape[-1]).mean(0))
+
+    def configure_optimizers(self, train) -> dict:
+        return {"model": torch.optim.AdamW(self.parameters(), lr=train.lr, weight_decay=train.weight_decay)}
+
+    def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float) -> dict:
+        opt = optimizers["model"]
+        with autocast():
+            loss = self.nll(batch).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.parameters(), grad_clip)
+        opt.step()
+        return {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def valid_step(self, batch: torch.Tensor, autocast) -> dict:
+        with autocast():
+            nll = self.nll(batch)
+        return {"nll_sum": float(nll.sum()), "frames": nll.numel()}
+
+    @torch.no_grad()
+    def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sample ``steps`` frames after an optional primer ``(T_p, F)``; returns
+        ``(n, T_p + steps, F)`` 0/1 frames on the CPU."""
+        device = next(self.parameters()).device
+        n_features = self.config.n_features
+        primer = primer.to(device).float() if primer is not None else torch.zeros(0, n_features, device=device)
+        frames = [primer[t].expand(n, -1) for t in range(len(primer))]
+        state = self.init_state(n, device)
+        prev = torch.zeros(n, n_features, device=device)
+        for t in range(len(primer) + steps):
+            h, state = self.step(prev, state, t)
+            if t < len(primer):
+                prev = frames[t]
+            else:
+                prev = self.head.sample(h, temperature, generator)
+                frames.append(prev)
+        if not frames:
+            return torch.zeros(n, 0, n_features)
+        return torch.stack(frames, 1).cpu()
+
+
+def n_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def cosine_lr(step: int, total: int, warmup: int) -> float:
+    """Multiplier of the base learning rate: linear warm-up, then cosine to 10%."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    frac = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))

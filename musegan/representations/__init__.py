@@ -1,0 +1,1 @@
+"""Pure encoders and decoders between music and arrays."""
