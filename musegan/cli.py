@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from .errors import MuseganError
+from .errors import MuseganError, warn
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,7 +85,7 @@ def run(argv=None) -> int:
         print(f"{s['ok']} of {s['files']} files prepared ({s['notes']:,} notes) in {args.out}")
         warning = skipped_warning(m, Path(args.out) / "manifest.json")
         if warning:
-            print(f"warning: {warning}", file=sys.stderr)
+            warn(warning)
         return 0
     if args.command == "train":
         from .training import default_run_dir, make_config, train

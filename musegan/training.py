@@ -25,11 +25,12 @@ from .config import RunConfig
 from .data.dataset import PreparedCorpus, WindowDataset, bar_steps, frame_spec
 from .data.default_corpus import default_corpus_config, default_corpus_files
 from .data.prepare import prepare_corpus, skipped_warning
-from .errors import MuseganError
+from .errors import MuseganError, warn
 from .generation import MusicModel, resolve_device
 from .io.checkpoint import load_checkpoint, save_checkpoint
 from .io.files import CsvLog, atomic_write_json
 from .io.midi import write_midi
+from .metrics import frequency_baseline_nll
 from .models import build_model
 from .models.base import cosine_lr, n_parameters
 
@@ -61,7 +62,7 @@ def load_corpus(corpus, config: RunConfig, log=print, progress=True) -> Prepared
     manifest = prepare_corpus(source, out, config.data, config.train.workers, progress)
     warning = skipped_warning(manifest, out / "manifest.json")
     if warning:
-        log(f"warning: {warning}")
+        warn(warning)
     if manifest["summary"]["ok"] == 0:
         raise MuseganError(f"{corpus}: no usable music: all {manifest['summary']['files']} files were skipped "
                            f"(reasons in {out / 'manifest.json'})")
@@ -167,17 +168,30 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
     metrics = CsvLog(out / "metrics.csv", ("step", "loss", "lr", "valid_nll", "seconds"), append=state is not None)
 
+    def valid_batches():  # the same windows each time; the loader's own generator spares the global RNG
+        loader = torch.utils.data.DataLoader(valid_set, batch_size=tc.batch_size, generator=torch.Generator())
+        return (b for b, _ in zip(loader, range(tc.valid_batches)))
+
     def validate() -> float:
         model.eval()
         total, frames = 0.0, 0
-        vl = torch.utils.data.DataLoader(valid_set, batch_size=tc.batch_size, generator=torch.Generator())
-        for i, batch in enumerate(vl):
-            if i >= tc.valid_batches:
-                break
+        for batch in valid_batches():
             r = model.valid_step(batch.to(device), autocast)
             total, frames = total + r["nll_sum"], frames + r["frames"]
         model.train()
         return total / frames if frames else math.nan
+
+    if state is None:  # a new run: the frequency baseline, and the model's output biases start there
+        plain = WindowDataset(data, train_songs, spec, window, window)
+        train_frames = torch.cat([plain[i] for i in range(0, len(plain), max(1, len(plain) // 2000))])
+        if hasattr(model, "init_from_data"):
+            model.init_from_data(train_frames[None].to(device))
+        valid_frames = [b.flatten(0, 1) for b in valid_batches()]
+        if valid_frames:
+            baseline = frequency_baseline_nll(train_frames, torch.cat(valid_frames))
+            info["baseline_valid_nll"] = round(baseline, 4)
+            log(f"validation: {sum(len(b) for b in valid_frames) // window} windows; NLL per frame of independent "
+                f"per-feature frequencies (the baseline to beat): {baseline:.3f}")
 
     def checkpoint(valid_nll: float) -> None:
         nonlocal best
@@ -204,10 +218,6 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
     start = time.time()
     valid_nll = math.nan
     it = iter(loader)
-    if state is None and hasattr(model, "init_from_data"):
-        sample = torch.stack([train_set[int(i)] for i in
-                              torch.randperm(len(train_set), generator=torch.Generator().manual_seed(tc.seed))[:512]])
-        model.init_from_data(sample.to(device))
     try:
         while step < tc.steps:
             batch = next(it).to(device, non_blocking=True)
@@ -239,8 +249,8 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
     finally:
         bar.close()
         metrics.close()
-    log(f"done: {step} steps in {time.time() - start:.0f} s; validation NLL per frame {best:.3f} "
-        f"(best); checkpoints in {out}")
+    log(f"done: {step} steps in {time.time() - start:.0f} s; best validation NLL per frame {best:.3f} "
+        f"(frequency baseline {info.get('baseline_valid_nll', math.nan):.3f}); checkpoints in {out}")
     return out
 
 

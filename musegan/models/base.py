@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import MuseganError
+
 
 class BernoulliHead(nn.Module):
     """Every feature of a frame an independent Bernoulli given the state."""
@@ -47,6 +49,19 @@ class BernoulliHead(nn.Module):
             return (logits > 0).float()
         p = torch.sigmoid(logits / temperature)
         return torch.bernoulli(p, generator=generator)
+
+
+def make_head(config, hidden_size: int) -> nn.Module:
+    """The output head a family's config names: ``head = "bernoulli"`` (independent
+    notes) or ``"nade"`` (the notes of a frame modelled jointly, see ``nade.py``)."""
+    kind = getattr(config, "head", "bernoulli")
+    if kind == "bernoulli":
+        return BernoulliHead(hidden_size, config.n_features)
+    if kind == "nade":
+        from .nade import NADEHead
+
+        return NADEHead(hidden_size, config.n_features, config.head_hidden)
+    raise MuseganError(f"model.head={kind!r}: expected bernoulli or nade")
 
 
 def position_features(t0: int, length: int, steps_per_bar: int, device=None) -> torch.Tensor:
@@ -84,6 +99,12 @@ class FrameModel(nn.Module):
         raise NotImplementedError
 
     # -- shared --------------------------------------------------------------------
+    def frame_inputs(self, x_prev: torch.Tensor, t0: int) -> torch.Tensor:
+        """Previous frames ``(B, T, F)`` with the bar position appended (when
+        ``config.steps_per_bar`` > 0): ``(B, T, F + steps_per_bar)``."""
+        pos = position_features(t0, x_prev.shape[1], self.config.steps_per_bar, x_prev.device)
+        return torch.cat([x_prev, pos.expand(x_prev.shape[0], -1, -1)], dim=-1)
+
     def nll(self, x: torch.Tensor) -> torch.Tensor:
         """Frames ``(B, T, F)`` -> NLL per frame ``(B, T)`` (every frame scored; the first
         one from the empty start)."""
@@ -96,10 +117,14 @@ class FrameModel(nn.Module):
     def configure_optimizers(self, train) -> dict:
         return {"model": torch.optim.AdamW(self.parameters(), lr=train.lr, weight_decay=train.weight_decay)}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float) -> dict:
+    def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float,
+                   mask: torch.Tensor | None = None) -> dict:
+        """One update on the mean NLL per frame; ``mask`` ``(B, T)`` marks the real frames
+        of a padded batch (None: all are real)."""
         opt = optimizers["model"]
         with autocast():
-            loss = self.nll(batch).mean()
+            nll = self.nll(batch)
+            loss = nll.mean() if mask is None else (nll * mask).sum() / mask.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip > 0:
@@ -108,10 +133,12 @@ class FrameModel(nn.Module):
         return {"loss": float(loss.detach())}
 
     @torch.no_grad()
-    def valid_step(self, batch: torch.Tensor, autocast) -> dict:
+    def valid_step(self, batch: torch.Tensor, autocast, mask: torch.Tensor | None = None) -> dict:
         with autocast():
             nll = self.nll(batch)
-        return {"nll_sum": float(nll.sum()), "frames": nll.numel()}
+        if mask is None:
+            return {"nll_sum": float(nll.sum()), "frames": nll.numel()}
+        return {"nll_sum": float((nll * mask).sum()), "frames": int(mask.sum())}
 
     @torch.no_grad()
     def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
@@ -138,6 +165,13 @@ class FrameModel(nn.Module):
 
 def n_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def set_lr(optimizers: dict, lr: float) -> None:
+    """Set every optimizer's learning rate (times a group's own ``lr_scale``)."""
+    for opt in optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def cosine_lr(step: int, total: int, warmup: int) -> float:
