@@ -1,4 +1,4 @@
-"""Command line: ``musegan prepare | train | generate``. Argument parsing only; the
+"""Command line: ``musegan prepare | train | generate | benchmark``. Argument parsing only; the
 work is done by the Python API."""
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     pt = sub.add_parser("train", help="train a model (prepares the corpus first)")
     pt.add_argument("--corpus", help="folder of music files, or a prepared folder (default: Bach chorales)")
     pt.add_argument("--out", help="run folder (default: runs/CORPUS-MODEL)")
-    pt.add_argument("--model", default="lstm", help="model family: lstm (default)")
+    pt.add_argument("--model", default="lstm", help="model family: lstm (default) or conv")
     pt.add_argument("--steps", type=_positive_int, help="training steps (default 2000)")
     pt.add_argument("--batch-size", type=_positive_int, help="windows per step (default 32)")
     pt.add_argument("--lr", type=_nonneg_float, help="learning rate")
@@ -69,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--primer", help="MIDI file to continue")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
+
+    pb = sub.add_parser("benchmark", help="train and score a model on a standard benchmark")
+    bench = pb.add_subparsers(dest="suite", required=True, parser_class=_Parser)
+    pbp = bench.add_parser("polyphonic", help="frame-level test NLL on a polyphonic music .mat file "
+                                              "(JSB Chorales, Nottingham, ...; Boulanger-Lewandowski et al. 2012)")
+    pbp.add_argument("--data", required=True, help=".mat file: traindata/validdata/testdata cells of (T, 88) 0/1 rolls")
+    pbp.add_argument("--model", default="lstm", help="model family: lstm (default) or conv")
+    pbp.add_argument("--out", required=True, help="RESULT.json to write")
+    pbp.add_argument("--config", help='JSON file of settings: {"bench": {...}, "model": {...}}')
+    pbp.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="a setting over --config, e.g. bench.epochs=50, model.head=nade, model.hidden_size=256")
+    pbp.add_argument("--quiet", action="store_true", help="no line per epoch")
     return p
 
 
@@ -103,6 +115,15 @@ def run(argv=None) -> int:
                                args.primer, args.device)
         for path in paths:
             print(path)
+        return 0
+    if args.command == "benchmark":
+        from .benchmark import run_polyphonic
+
+        r = run_polyphonic(args.data, args.model, args.out, args.config, args.set,
+                           log=(lambda *_: None) if args.quiet else print)
+        print(f"test NLL {r['test_nll']:.4f} (skip first frame: {r['test_nll_skip_first']:.4f}), accuracy "
+              f"{r['test_accuracy']:.4f}; valid NLL {r['valid_nll']:.4f}; {r['train_seconds']:.0f} s training; "
+              f"written to {args.out}")
         return 0
     raise AssertionError(args.command)
 

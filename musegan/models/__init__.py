@@ -3,10 +3,14 @@ its config dataclass and its module class."""
 from __future__ import annotations
 
 from ..errors import MuseganError
+from .conv import ConvConfig, ConvModel
+from .gan import GANConfig, GANModel
 from .lstm import LSTMConfig, LSTMModel
 
 FAMILIES = {
     "lstm": (LSTMConfig, LSTMModel),
+    "conv": (ConvConfig, ConvModel),
+    "gan": (GANConfig, GANModel),
 }
 
 

@@ -11,8 +11,8 @@ first::
     p(v_i = 1 | v_<i, s) = sigmoid(b_v(s)_i + V_i . h_i)
 
 with the biases ``b_v``, ``b_h`` produced from the sequence state ``s``. The NLL is
-exact (one pass, a cumulative sum over the features); sampling goes feature by
-feature. It has the same small interface as :class:`~musegan.models.base.BernoulliHead`
+exact and cheap (a frame with ``k`` notes has only ``k + 1`` distinct hidden
+vectors, see ``logits``); sampling goes feature by feature. It has the same small interface as :class:`~musegan.models.base.BernoulliHead`
 (``nll``, ``sample``, ``init_from_data``), so every family and generation can use it.
 """
 from __future__ import annotations
@@ -38,12 +38,26 @@ class NADEHead(nn.Module):
 
     def logits(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``(..., H)`` states, ``(..., F)`` 0/1 frames -> ``(..., F)`` the logit of
-        ``p(x_i = 1 | x_<i, state)``. The hidden pre-activations are the running sums
-        ``b_h + v_0 W_0 + ... + v_{i-1} W_{i-1}``, added in the order ``sample`` adds them."""
-        terms = x.float()[..., :, None] * self.W  # (..., F, Hn)
-        terms = torch.cat([self.bias_h(h).float()[..., None, :], terms[..., :-1, :]], dim=-2)
-        hid = torch.sigmoid(torch.cumsum(terms, dim=-2))
-        return (hid * self.V).sum(-1) + self.bias_v(h).float()
+        ``p(x_i = 1 | x_<i, state)``.
+
+        The hidden pre-activation of feature ``i`` is ``b_h + sum_{j<i} v_j W_j``: it
+        only changes after a feature that is on, so a frame with ``k`` notes has ``k + 1``
+        distinct hidden vectors (the running sums over its notes, added in the order
+        ``sample`` adds them). Each feature reads the one before it: a few small matrix
+        products instead of a ``(frames, F, hidden)`` tensor."""
+        shape = x.shape
+        x = x.reshape(-1, shape[-1]).float()
+        h = h.reshape(-1, h.shape[-1])
+        n, f = x.shape
+        k = int(x.sum(-1).max()) if n else 0
+        pos = torch.arange(f, device=x.device).expand(n, f)
+        notes = torch.where(x > 0, pos, pos + f).sort(-1).values[:, :k]  # the notes' features, lowest first
+        steps = self.W[notes.clamp(max=f - 1)] * (notes < f)[..., None].float()  # (n, k, Hn)
+        sums = torch.cumsum(torch.cat([self.bias_h(h).float()[:, None], steps], 1), 1)  # (n, k + 1, Hn)
+        per_sum = torch.sigmoid(sums) @ self.V.t()  # (n, k + 1, F): the logit part of each hidden vector
+        before = (torch.cumsum(x, -1) - x).long()  # notes below each feature: which running sum it reads
+        logits = per_sum.gather(1, before[:, None]).squeeze(1) + self.bias_v(h).float()
+        return logits.reshape(shape)
 
     def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` exact NLL per frame in nats."""
@@ -51,21 +65,36 @@ class NADEHead(nn.Module):
 
     @torch.no_grad()
     def sample_with_logits(self, h: torch.Tensor, temperature: float = 1.0, generator=None):
-        """``(..., H)`` -> a ``(..., F)`` 0/1 frame drawn feature by feature, and the
-        conditional logits (before temperature) it was drawn from. Temperature 0 takes
-        the likelier value of each feature in turn."""
+        """``(B, H)`` -> a ``(B, F)`` 0/1 frame drawn feature by feature, lowest first,
+        and the conditional logits (before temperature) it was drawn from. Temperature 0
+        takes the likelier value of each feature in turn.
+
+        The conditionals only change after a note, so each round computes the logits of
+        every feature still to decide from the current hidden vector, finds the first
+        feature that comes out on (its uniform below its probability), and moves past
+        it: as many rounds as notes, not as features."""
         acc = self.bias_h(h).float()
         bias_v = self.bias_v(h).float()
-        frame = torch.zeros_like(bias_v)
-        logits = torch.zeros_like(bias_v)
-        for i in range(frame.shape[-1]):
-            logit = (torch.sigmoid(acc) * self.V[i]).sum(-1) + bias_v[..., i]
-            if temperature <= 0:
-                v = (logit > 0).float()
-            else:
-                v = torch.bernoulli(torch.sigmoid(logit / temperature), generator=generator)
-            frame[..., i], logits[..., i] = v, logit
-            acc = acc + v[..., None] * self.W[i]
+        n, f = bias_v.shape
+        uniform = torch.rand(n, f, generator=generator, device=h.device) if temperature > 0 else None
+        frame, logits = torch.zeros_like(bias_v), torch.zeros_like(bias_v)
+        index = torch.arange(f, device=h.device)
+        start = torch.zeros(n, dtype=torch.long, device=h.device)  # the next feature to decide, per row
+        active = torch.ones(n, dtype=torch.bool, device=h.device)
+        while active.any():
+            now = torch.sigmoid(acc) @ self.V.t() + bias_v  # logits if no further note came
+            on = now > 0 if uniform is None else uniform < torch.sigmoid(now / temperature)
+            open_ = (index >= start[:, None]) & active[:, None]
+            on &= open_
+            hit = on.any(-1)
+            first = torch.where(hit, on.float().argmax(-1), torch.full_like(start, f))
+            decided = open_ & (index <= first[:, None])
+            logits = torch.where(decided, now, logits)
+            rows = hit.nonzero()[:, 0]
+            frame[rows, first[rows]] = 1.0
+            acc[rows] = acc[rows] + self.W[first[rows]]
+            start = first + 1
+            active = hit & (start < f)
         return frame, logits
 
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None) -> torch.Tensor:
