@@ -5,7 +5,8 @@ Each family supplies ``configure_optimizers``, ``train_step`` and ``valid_step``
 
     config.json      the run's config as plain data
     checkpoint.pt    the latest state (model, optimizers, step, RNG): --resume reads it
-    best.pt          the weights with the best validation NLL: generation reads it
+    best.pt          the weights with the best validation NLL (a family without one, the GAN:
+                     the latest weights): generation reads it
     metrics.csv      step, loss, learning rate, validation NLL per frame, seconds
     samples/         MIDI written at each checkpoint
 """
@@ -73,6 +74,8 @@ def make_config(model: str = "lstm", corpus=None, overrides=(), **train) -> RunC
     """The config of a new run: the default corpus's settings when ``corpus`` is None,
     then ``--set`` overrides, then named train settings (``steps=...``) that are not None."""
     config = default_corpus_config(model) if corpus is None else RunConfig(model=model)
+    for key, value in getattr(config.model_config, "train_defaults", {}).items():  # a family's own (the GAN's)
+        setattr(config.train, key, value)
     config.apply_overrides(list(overrides))
     for key, value in train.items():
         if value is not None:
@@ -137,7 +140,9 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
         raise MuseganError(f"{corpus or 'default corpus'}: no song is long enough for one bar")
 
     mc = config.model_config
-    for key, value in (("n_features", spec.n_features), ("steps_per_bar", info["steps_per_bar"])):
+    from_data = {"n_features": spec.n_features, "steps_per_bar": info["steps_per_bar"], "n_tracks": spec.n_tracks,
+                 "n_channels": spec.n_channels, "n_pitches": spec.n_pitches, "n_bars": config.data.window_bars}
+    for key, value in from_data.items():
         if hasattr(mc, key) and not getattr(mc, key):
             setattr(mc, key, value)
     model = build_model(config.model, mc).to(device)
@@ -172,7 +177,11 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
         loader = torch.utils.data.DataLoader(valid_set, batch_size=tc.batch_size, generator=torch.Generator())
         return (b for b, _ in zip(loader, range(tc.valid_batches)))
 
+    scores_nll = getattr(model, "has_likelihood", True)  # a GAN has none: best.pt is then the latest weights
+
     def validate() -> float:
+        if not scores_nll:
+            return math.nan
         model.eval()
         total, frames = 0.0, 0
         for batch in valid_batches():
@@ -199,7 +208,7 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
         best = valid_nll if improved else best
         payload = {"config": config.to_dict(), "info": info, "step": step, "model": model.state_dict(),
                    "best_valid": best}
-        if improved or not (out / "best.pt").exists():
+        if improved or not scores_nll or not (out / "best.pt").exists():
             save_checkpoint(out / "best.pt", {**payload, "valid_nll": valid_nll})
         payload["optimizers"] = {k: o.state_dict() for k, o in optimizers.items()}
         payload["rng"] = torch.get_rng_state()
@@ -249,8 +258,9 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
     finally:
         bar.close()
         metrics.close()
-    log(f"done: {step} steps in {time.time() - start:.0f} s; best validation NLL per frame {best:.3f} "
-        f"(frequency baseline {info.get('baseline_valid_nll', math.nan):.3f}); checkpoints in {out}")
+    scored = (f"best validation NLL per frame {best:.3f} (frequency baseline "
+              f"{info.get('baseline_valid_nll', math.nan):.3f})" if scores_nll else "no likelihood to validate")
+    log(f"done: {step} steps in {time.time() - start:.0f} s; {scored}; checkpoints in {out}")
     return out
 
 

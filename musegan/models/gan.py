@@ -1,0 +1,440 @@
+"""The GAN family: MuseGAN (Dong, Hsiao, Yang, Yang, AAAI 2018), multi-track phrases.
+
+A batch of frames ``(B, T, F)`` is seen as phrases ``(B, tracks, bars, steps, pitches)``
+of the note-active bits; the onset bits are not modelled: a generated note starts
+where its pitch turns on (given cells keep their own onsets).
+
+Generator: a *temporal* generator maps a latent to one latent per bar, and a *bar*
+generator maps the latents of a bar to its piano-roll. Three modes (the paper's):
+
+* ``jamming``: each track its own latents, temporal and bar generators;
+* ``composer``: one latent, one temporal generator, one bar generator for all tracks;
+* ``hybrid``: a shared latent (and its temporal generator) and private ones per track,
+  one bar generator per track.
+
+Conditioning (the paper's track-conditional variant, generalised): a *known* part of
+the phrase, given by a mask over ``(tracks, bars)``, is encoded (a per-bar encoder and
+a bidirectional GRU across bars) into per-bar vectors that every bar generator reads,
+plus per-step feature maps added as skip connections; the known cells are kept as
+they are and the generator fills the others. Training draws random masks (none; some
+tracks known = accompaniment; the first bars known = continuation), so one model
+generates from scratch, accompanies given tracks, and continues a phrase. Generation
+of any length chains phrases: each new phrase overlaps the previous one by
+``overlap_bars`` bars, which it receives as known.
+
+Training: WGAN-GP (Gulrajani et al. 2017), gradient penalty ``gp_weight``,
+``n_critic`` critic updates per generator update. Each ``train_step`` is one critic
+update on its batch; every ``n_critic``-th also updates the generator.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import MuseganError
+
+MODES = ("jamming", "composer", "hybrid")
+
+
+@dataclass
+class GANConfig:
+    # set from the data by the trainer
+    n_features: int = 0
+    steps_per_bar: int = 0
+    n_tracks: int = 0
+    n_channels: int = 0
+    n_pitches: int = 0
+    n_bars: int = 0  # bars per phrase (data.window_bars)
+    # the model
+    mode: str = "hybrid"  # jamming | composer | hybrid
+    z_dim: int = 32  # size of each latent (shared, private; time-independent and per bar)
+    hidden: int = 64  # channels of each bar generator (composer: twice this)
+    cond_dim: int = 48  # size of the encoding of the known part
+    critic_hidden: int = 96
+    pitch_dim: int = 32  # critic and encoder: each track's pitches first projected to this size
+    # training (the paper's WGAN-GP settings)
+    gp_weight: float = 10.0
+    n_critic: int = 5
+    beta1: float = 0.5
+    beta2: float = 0.9
+    cond_tracks_p: float = 0.5  # share of training phrases with some tracks given (accompaniment)
+    cond_bars_p: float = 0.5  # share with the first bars given (phrase continuation)
+    # generation
+    binarize: str = "bernoulli"  # bernoulli (sample the output) | threshold (at 0.5)
+    truncation: float = 0.0  # > 0: latents redrawn until inside +-truncation
+    overlap_bars: int = 0  # bars each chained phrase receives from the previous one; 0: half a phrase
+
+    # the paper's optimiser and batch; the trainer's settings for a new run of this family
+    train_defaults: ClassVar[dict] = {"batch_size": 64, "lr": 1e-3, "warmup": 0, "grad_clip": 0.0}
+
+
+def _check(c: GANConfig) -> None:
+    if c.mode not in MODES:
+        raise MuseganError(f"model.mode={c.mode!r}: expected one of {', '.join(MODES)}")
+    if c.binarize not in ("bernoulli", "threshold"):
+        raise MuseganError(f"model.binarize={c.binarize!r}: expected bernoulli or threshold")
+    if min(c.n_tracks, c.n_channels, c.n_pitches, c.steps_per_bar, c.n_bars) < 1:
+        raise MuseganError("the GAN needs n_tracks, n_channels, n_pitches, steps_per_bar and n_bars from the data")
+    if c.n_features != c.n_tracks * c.n_channels * c.n_pitches:
+        raise MuseganError(f"model.n_features={c.n_features} is not tracks x channels x pitches")
+    if c.n_bars > 1 and not 0 <= c.overlap_bars < c.n_bars:
+        raise MuseganError(f"model.overlap_bars={c.overlap_bars}: expected 0..{c.n_bars - 1}")
+
+
+class _Norm(nn.GroupNorm):
+    """Layer norm over ``(C, T)`` of ``(N, C, T)``: no running statistics, so the
+    generator acts the same in training and in generation."""
+
+    def __init__(self, channels: int):
+        super().__init__(1, channels)
+
+
+class TrackPitchProjection(nn.Module):
+    """Each track's pitches ``(N, K, S, pitches)`` -> ``d`` features per track and step,
+    with weights of its own per track: ``(N, K * d, S)``."""
+
+    def __init__(self, n_tracks: int, n_pitches: int, d: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_tracks, n_pitches, d) / math.sqrt(n_pitches))
+        self.bias = nn.Parameter(torch.zeros(n_tracks, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.einsum("nksp,kpd->nkds", x, self.weight) + self.bias[None, :, :, None]
+        return h.flatten(1, 2)
+
+
+class BarGenerator(nn.Module):
+    """Latent of a bar ``(N, d_in)`` and per-step conditioning ``(N, E, S)`` ->
+    logits ``(N, out, S)``."""
+
+    def __init__(self, d_in: int, cond_dim: int, hidden: int, steps: int, out: int):
+        super().__init__()
+        self.hidden, self.steps = hidden, steps
+        self.fc = nn.Linear(d_in, hidden * steps)
+        self.norm0 = _Norm(hidden)
+        self.conv1 = nn.Conv1d(hidden + cond_dim, hidden, 3, padding=1)
+        self.norm1 = _Norm(hidden)
+        self.conv2 = nn.Conv1d(hidden, hidden, 3, padding=1)
+        self.norm2 = _Norm(hidden)
+        self.out = nn.Conv1d(hidden, out, 1)
+
+    def forward(self, z: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.norm0(self.fc(z).view(-1, self.hidden, self.steps)))
+        h = F.relu(self.norm1(self.conv1(torch.cat([h, skip], 1))))
+        h = F.relu(self.norm2(self.conv2(h))) + h
+        return self.out(h)
+
+
+class TemporalGenerator(nn.Module):
+    """A latent ``(B, z)`` -> one latent per bar ``(B, bars, z)``."""
+
+    def __init__(self, z_dim: int, bars: int):
+        super().__init__()
+        self.bars, self.z_dim = bars, z_dim
+        self.net = nn.Sequential(nn.Linear(z_dim, 4 * z_dim), nn.ReLU(), nn.Linear(4 * z_dim, bars * z_dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, self.bars, self.z_dim)
+
+
+class ConditionEncoder(nn.Module):
+    """The known part of a phrase -> per-bar vectors ``(B, bars, E)`` and per-step
+    maps ``(B * bars, E, S)``. Input: rolls ``(B, K, bars, S, pitches)`` (zeros where
+    not known) and the mask ``(B, K, bars)``."""
+
+    def __init__(self, c: GANConfig):
+        super().__init__()
+        K, E = c.n_tracks, c.cond_dim
+        self.pitch = TrackPitchProjection(K, c.n_pitches, c.pitch_dim)
+        self.conv1 = nn.Conv1d(K * c.pitch_dim + K, E, 3, padding=1)
+        self.conv2 = nn.Conv1d(E, E, 3, padding=1)
+        self.gru = nn.GRU(E, E // 2, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * (E // 2), E)
+
+    def forward(self, roll: torch.Tensor, mask: torch.Tensor):
+        B, K, P, S, _ = roll.shape
+        x = self.pitch(roll.transpose(1, 2).flatten(0, 1))  # (B*P, K*d, S)
+        m = mask.transpose(1, 2).reshape(B * P, K, 1).expand(-1, -1, S)
+        h = F.leaky_relu(self.conv1(torch.cat([x, m.to(x.dtype)], 1)), 0.2)
+        h = F.leaky_relu(self.conv2(h), 0.2) + h  # (B*P, E, S)
+        bars, _ = self.gru(h.mean(-1).view(B, P, -1))
+        return self.proj(bars), h
+
+
+class Generator(nn.Module):
+    def __init__(self, c: GANConfig):
+        super().__init__()
+        self.c = c
+        K, P, S, Z, D = c.n_tracks, c.n_bars, c.steps_per_bar, c.z_dim, c.n_pitches
+        self.encoder = ConditionEncoder(c)
+        shared, private = c.mode in ("composer", "hybrid"), c.mode in ("jamming", "hybrid")
+        self.temporal = TemporalGenerator(Z, P) if shared else None
+        self.temporal_private = nn.ModuleList(TemporalGenerator(Z, P) for _ in range(K)) if private else None
+        d_in = c.cond_dim + (2 * Z if shared else 0) + (2 * Z if private else 0)
+        if c.mode == "composer":
+            self.bars = nn.ModuleList([BarGenerator(d_in, c.cond_dim, c.hidden * 2, S, K * D)])
+        else:
+            self.bars = nn.ModuleList(BarGenerator(d_in, c.cond_dim, c.hidden, S, D) for _ in range(K))
+
+    def latent_shapes(self, batch: int) -> dict:
+        """The paper's four latents: shared (inter-track) and private (per track), each
+        time-independent and one through a temporal generator; the mode picks."""
+        c = self.c
+        shapes = {}
+        if c.mode in ("composer", "hybrid"):
+            shapes["shared"] = shapes["shared_t"] = (batch, c.z_dim)
+        if c.mode in ("jamming", "hybrid"):
+            shapes["private"] = shapes["private_t"] = (batch, c.n_tracks, c.z_dim)
+        return shapes
+
+    def forward(self, z: dict, known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Latents, known rolls ``(B, K, P, S, pitches)`` (zeros elsewhere), mask
+        ``(B, K, P)`` -> logits ``(B, K, P, S, pitches)``."""
+        B, K, P, S, D = known.shape
+        cond, skip = self.encoder(known, mask)  # (B, P, E), (B*P, E, S)
+        parts = [cond[:, None].expand(-1, K, -1, -1)]  # (B, K, P, E)
+        if "shared" in z:
+            shared = torch.cat([z["shared"][:, None].expand(-1, P, -1), self.temporal(z["shared_t"])], -1)
+            parts.append(shared[:, None].expand(-1, K, -1, -1))
+        if "private" in z:
+            private = [torch.cat([z["private"][:, k, None].expand(-1, P, -1), g(z["private_t"][:, k])], -1)
+                       for k, g in enumerate(self.temporal_private)]
+            parts.append(torch.stack(private, 1))
+        latent = torch.cat(parts, -1)  # (B, K, P, d_in)
+        if self.c.mode == "composer":
+            out = self.bars[0](latent[:, 0].reshape(B * P, -1), skip)  # (B*P, K*D, S)
+            return out.view(B, P, K, D, S).permute(0, 2, 1, 4, 3)
+        outs = [g(latent[:, k].reshape(B * P, -1), skip).view(B, P, D, S) for k, g in enumerate(self.bars)]
+        return torch.stack(outs, 1).transpose(-1, -2)
+
+
+class Critic(nn.Module):
+    """Phrases ``(B, K, P, S, pitches)`` -> scores ``(B,)``. Each bar is read by
+    convolutions over its steps (each track's pitches projected, and the chroma of its
+    notes: their counts per pitch class); a convolution across bars reads the phrase."""
+
+    def __init__(self, c: GANConfig):
+        super().__init__()
+        self.c = c
+        K, H = c.n_tracks, c.critic_hidden
+        self.pitch = TrackPitchProjection(K, c.n_pitches, c.pitch_dim)
+        self.bar = nn.Sequential(
+            nn.Conv1d(K * (c.pitch_dim + 12), H, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv1d(H, H, 3, padding=1, stride=2), nn.LeakyReLU(0.2),
+            nn.Conv1d(H, H, 3, padding=1, stride=2), nn.LeakyReLU(0.2),
+        )
+        self.phrase = nn.Sequential(nn.Conv1d(2 * H, H, 3, padding=1), nn.LeakyReLU(0.2))
+        self.out = nn.Linear(H * c.n_bars, 1)
+
+    @staticmethod
+    def chroma(x: torch.Tensor) -> torch.Tensor:
+        """``(..., pitches)`` -> ``(..., 12)`` active notes per pitch class (of the pitch
+        index: the same shift for every pitch)."""
+        return F.pad(x, (0, (-x.shape[-1]) % 12)).unflatten(-1, (-1, 12)).sum(-2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, K, P, S, _ = x.shape
+        bars = x.transpose(1, 2).flatten(0, 1)  # (B*P, K, S, pitches)
+        chroma = self.chroma(bars).permute(0, 1, 3, 2).flatten(1, 2)  # (B*P, K*12, S)
+        h = self.bar(torch.cat([self.pitch(bars), chroma], 1))  # (B*P, H, S')
+        h = torch.cat([h.mean(-1), h.amax(-1)], -1).view(B, P, -1).transpose(1, 2)  # (B, 2H, P)
+        return self.out(self.phrase(h).flatten(1)).squeeze(-1)
+
+
+class GANModel(nn.Module):
+    family = "gan"
+    has_likelihood = False  # no validation NLL: the trainer keeps the latest weights as best.pt
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        _check(config)
+        self.config = config
+        self.generator = Generator(config)
+        self.critic = Critic(config)
+        self.register_buffer("critic_steps", torch.zeros((), dtype=torch.long))  # resumes with the weights
+        self.register_buffer("last_g_loss", torch.zeros(()))
+
+    # -- shapes ----------------------------------------------------------------------
+    @property
+    def overlap(self) -> int:
+        c = self.config
+        return c.overlap_bars or c.n_bars // 2
+
+    def split(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames ``(B, bars * S, F)`` -> ``(B, K, bars, S, channels, pitches)`` (a view)."""
+        c = self.config
+        B, T, _ = frames.shape
+        x = frames.view(B, T // c.steps_per_bar, c.steps_per_bar, c.n_tracks, c.n_channels, c.n_pitches)
+        return x.permute(0, 3, 1, 2, 4, 5)
+
+    def to_phrases(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames ``(B, bars * S, F)`` -> note-active bits ``(B, K, bars, S, pitches)``."""
+        return self.split(frames)[..., 0, :]
+
+    # -- sampling pieces -------------------------------------------------------------
+    def sample_latents(self, batch: int, device, generator=None, temperature: float = 1.0) -> dict:
+        out = {}
+        t = self.config.truncation
+        for name, shape in self.generator.latent_shapes(batch).items():
+            z = torch.randn(shape, device=device, generator=generator)
+            if t > 0:  # the truncation trick: redraw what falls outside +-t
+                for _ in range(100):
+                    bad = z.abs() > t
+                    if not bad.any():
+                        break
+                    z = torch.where(bad, torch.randn(shape, device=device, generator=generator), z)
+                z = z.clamp(-t, t)
+            out[name] = z * temperature
+        return out
+
+    def random_mask(self, batch: int, device) -> torch.Tensor:
+        """Training masks ``(B, K, P)``: some tracks given, and/or the first bars given;
+        never everything given."""
+        c = self.config
+        K, P = c.n_tracks, c.n_bars
+        tracks = (torch.rand(batch, K, device=device) < 0.5) & (torch.rand(batch, 1, device=device) < c.cond_tracks_p)
+        full = tracks.all(1)
+        if full.any():  # free one track
+            free = torch.randint(0, K, (batch,), device=device)
+            tracks[full, free[full]] = False
+        first = torch.randint(1, max(P, 2), (batch, 1), device=device)
+        use_bars = (torch.rand(batch, 1, device=device) < c.cond_bars_p) & (P > 1)
+        bars = (torch.arange(P, device=device)[None] < first) & use_bars  # (B, P)
+        return tracks[:, :, None] | bars[:, None, :]
+
+    def compose(self, real: torch.Tensor, mask: torch.Tensor, z: dict) -> torch.Tensor:
+        """Probabilities of a phrase ``(B, K, P, S, pitches)``: the known cells of
+        ``real`` as they are, the generator's output elsewhere."""
+        m = mask[..., None, None].to(real.dtype)
+        known = real * m
+        probs = torch.sigmoid(self.generator(z, known, mask).float())
+        return known + (1 - m) * probs
+
+    # -- the trainer's interface ----------------------------------------------------
+    def configure_optimizers(self, train) -> dict:
+        betas = (self.config.beta1, self.config.beta2)
+        return {
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=train.lr, betas=betas),
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=train.lr, betas=betas),
+        }
+
+    @torch.no_grad()
+    def init_from_data(self, batch: torch.Tensor) -> None:
+        """Start the output biases at the data's note frequencies (notes are on ~1% of
+        the time; sigmoid(0) = 0.5 would fill the first samples with noise)."""
+        c = self.config
+        p = self.to_phrases(batch.reshape(1, -1, c.n_features)).float().mean((0, 2, 3)).clamp(1e-3, 1 - 1e-3)
+        logit = torch.log(p) - torch.log1p(-p)  # (K, pitches)
+        if c.mode == "composer":
+            self.generator.bars[0].out.bias.copy_(logit.reshape(-1))
+        else:
+            for k, g in enumerate(self.generator.bars):
+                g.out.bias.copy_(logit[k])
+
+    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+        mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.critic(mix).sum(), mix, create_graph=True)
+        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+    def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float) -> dict:
+        """One critic update on ``batch``; every ``n_critic``-th call, then one generator
+        update (new latents, the same conditioning)."""
+        c = self.config
+        real = self.to_phrases(batch.float())
+        B, device = real.shape[0], real.device
+        mask = self.random_mask(B, device)
+        with autocast():
+            with torch.no_grad():
+                fake = self.compose(real, mask, self.sample_latents(B, device))
+            d_real, d_fake = self.critic(real).float().mean(), self.critic(fake).float().mean()
+        gp = self.gradient_penalty(real, fake)  # in full precision
+        d_loss = d_fake - d_real + c.gp_weight * gp
+        _update(optimizers["critic"], d_loss, self.critic, grad_clip)
+        self.critic_steps += 1
+        if int(self.critic_steps) % c.n_critic == 0:
+            self.critic.requires_grad_(False)
+            try:
+                with autocast():
+                    g_loss = -self.critic(self.compose(real, mask, self.sample_latents(B, device))).float().mean()
+                _update(optimizers["generator"], g_loss, self.generator, grad_clip)
+            finally:
+                self.critic.requires_grad_(True)
+            self.last_g_loss.fill_(float(g_loss.detach()))
+        return {"loss": float(d_loss.detach()), "wasserstein": float((d_real - d_fake).detach()),
+                "gp": float(gp.detach()), "g_loss": float(self.last_g_loss)}
+
+    @torch.no_grad()
+    def valid_step(self, batch: torch.Tensor, autocast) -> dict:
+        """The critic's estimate of the Wasserstein distance on held-out phrases (a
+        diagnostic; there is no likelihood)."""
+        real = self.to_phrases(batch.float())
+        mask = torch.zeros(real.shape[:3], dtype=torch.bool, device=real.device)
+        with autocast():
+            fake = self.compose(real, mask, self.sample_latents(real.shape[0], real.device))
+            w = self.critic(real).float().mean() - self.critic(fake).float().mean()
+        return {"wasserstein": float(w), "phrases": real.shape[0]}
+
+    # -- generation ----------------------------------------------------------------
+    def binarize(self, probs: torch.Tensor, temperature: float, generator=None) -> torch.Tensor:
+        if self.config.binarize == "threshold" or temperature <= 0:
+            return (probs > 0.5).to(probs.dtype)
+        return torch.bernoulli(probs, generator=generator)
+
+    @torch.no_grad()
+    def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` pieces of ``steps`` frames after an optional primer ``(T_p, F)``:
+        ``(n, T_p + steps, F)`` 0/1 frames on the CPU.
+
+        Phrases are chained: each starts ``bars - overlap`` bars after the one before
+        and receives the overlap as known, so it continues it. Within the primer, its
+        tracks that have notes are kept exactly (known cells) and the other tracks are
+        generated to fit them: accompaniment. After the primer every track goes on.
+        ``temperature`` scales the latents (0: the mean latent, notes by threshold);
+        with ``binarize="bernoulli"`` the notes are sampled from the output."""
+        c = self.config
+        device = next(self.parameters()).device
+        S, P, K = c.steps_per_bar, c.n_bars, c.n_tracks
+        t_p = 0 if primer is None else int(primer.shape[0])
+        total = t_p + steps
+        starts = [0]
+        while starts[-1] + P < math.ceil(total / S):
+            starts.append(starts[-1] + max(1, P - self.overlap))
+        alloc = starts[-1] + P
+        frames = torch.zeros(n, alloc * S, c.n_features, device=device)
+        known = torch.zeros(n, K, alloc, dtype=torch.bool, device=device)
+        if t_p:
+            bars_p = math.ceil(t_p / S)
+            frames[:, :t_p] = primer.to(device).float()
+            has_notes = self.to_phrases(frames[:1, : bars_p * S])[0].flatten(1).amax(1) > 0  # (K,)
+            known[:, has_notes, :bars_p] = True
+        given = known.clone()  # the primer's cells: kept with their own onsets
+        cells = self.split(frames)  # a view: writing it writes frames
+        roll = cells[..., 0, :]
+        done = 0  # bars [0, done) are complete for every track
+        for s in starts:
+            mask = known[:, :, s : s + P] | (torch.arange(P, device=device) < done - s)
+            if not mask.all():
+                probs = self.compose(roll[:, :, s : s + P], mask, self.sample_latents(n, device, generator, temperature))
+                notes = self.binarize(probs, temperature, generator)
+                roll[:, :, s : s + P] = torch.where(mask[..., None, None], roll[:, :, s : s + P], notes)
+            done = s + P
+        if c.n_channels > 1:  # a generated note starts where its pitch turns on
+            active = roll.flatten(2, 3)  # (n, K, T, pitches)
+            onset = (active * (1 - F.pad(active, (0, 0, 1, 0))[:, :, :-1])).view_as(roll)
+            cells[..., 1, :] = torch.where(given[..., None, None], cells[..., 1, :], onset)
+        return frames[:, :total].cpu()
+
+
+def _update(opt, loss: torch.Tensor, module: nn.Module, grad_clip: float) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
+    opt.step()
