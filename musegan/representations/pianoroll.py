@@ -338,11 +338,18 @@ def notes_to_frames(notes: np.ndarray, spec: FrameSpec, start: int, length: int)
         & (notes[:, PITCH] <= spec.pitch_high)
         & (notes[:, TRACK] < spec.n_tracks)
     )
-    for k, p, s, e, _ in notes[sel]:
-        s0, e0 = max(s - start, 0), min(e - start, length)
-        frames[s0:e0, k, 0, p - spec.pitch_low] = 1.0
-        if spec.onsets and s >= start:
-            frames[s - start, k, 1, p - spec.pitch_low] = 1.0
+    n = notes[sel]
+    k, p = n[:, TRACK], n[:, PITCH] - spec.pitch_low
+    s = np.maximum(n[:, START] - start, 0)
+    e = np.minimum(n[:, END] - start, length)
+    # Active spans without a Python loop: +1 at each start, -1 at each end, running sum.
+    edges = np.zeros((length + 1, spec.n_tracks, spec.n_pitches), np.int32)
+    np.add.at(edges, (s, k, p), 1)
+    np.add.at(edges, (e, k, p), -1)
+    frames[:, :, 0] = np.cumsum(edges[:-1], axis=0) > 0
+    if spec.onsets:
+        inside = n[:, START] >= start
+        frames[s[inside], k[inside], 1, p[inside]] = 1.0
     return frames.reshape(length, spec.n_features)
 
 
