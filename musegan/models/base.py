@@ -8,7 +8,11 @@ Sequence families (LSTM, conv) are autoregressive models of binary frames
 * ``init_state(batch)`` and ``step(frame, state, t)``: the same, one frame at a time,
   for generation of any length.
 
-An output head turns states into a per-frame negative log-likelihood and samples.
+An output head turns states into a per-frame negative log-likelihood and samples
+(``nll``, ``sample``, ``init_from_data``); a family's config names it (``head``:
+``bernoulli``, independent notes, or ``nade``, the notes of a frame jointly, see
+``nade.py``), and ``make_head`` builds it. ``train_step`` / ``valid_step`` take an
+optional mask of the real frames of a padded batch (the polyphonic benchmark).
 The trainer only calls ``configure_optimizers``, ``train_step`` and ``valid_step``, so a
 family with another objective (the GAN) plugs into the same loop by overriding them.
 """

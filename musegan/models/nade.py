@@ -50,10 +50,14 @@ class NADEHead(nn.Module):
         h = h.reshape(-1, h.shape[-1])
         n, f = x.shape
         k = int(x.sum(-1).max()) if n else 0
-        pos = torch.arange(f, device=x.device).expand(n, f)
-        notes = torch.where(x > 0, pos, pos + f).sort(-1).values[:, :k]  # the notes' features, lowest first
-        steps = self.W[notes.clamp(max=f - 1)] * (notes < f)[..., None].float()  # (n, k, Hn)
-        sums = torch.cumsum(torch.cat([self.bias_h(h).float()[:, None], steps], 1), 1)  # (n, k + 1, Hn)
+        rank, notes = (x * torch.arange(f, 0, -1, device=x.device)).topk(k, dim=-1)  # notes, lowest first
+        steps = self.W[notes] * (rank > 0)[..., None].float()  # (n, k, Hn); zero past a frame's last note
+        run = self.bias_h(h).float()
+        sums = [run]
+        for j in range(k):
+            run = run + steps[:, j]
+            sums.append(run)
+        sums = torch.stack(sums, 1)  # (n, k + 1, Hn)
         per_sum = torch.sigmoid(sums) @ self.V.t()  # (n, k + 1, F): the logit part of each hidden vector
         before = (torch.cumsum(x, -1) - x).long()  # notes below each feature: which running sum it reads
         logits = per_sum.gather(1, before[:, None]).squeeze(1) + self.bias_v(h).float()
