@@ -31,7 +31,7 @@ from .config import from_plain, set_field, to_plain
 from .errors import MuseganError
 from .io.files import atomic_write_json, read_json
 from .io.matfile import read_polyphonic_mat
-from .models import build_model, model_config_class
+from .models import FAMILIES, build_model, model_config_class
 from .models.base import FrameModel, cosine_lr, n_parameters, set_lr, shift_right
 
 
@@ -202,6 +202,9 @@ def fit(model: FrameModel, train: list[torch.Tensor], valid: list[torch.Tensor],
 def run_polyphonic(data, model: str = "lstm", out=None, config_file=None, overrides=(), log=print) -> dict:
     """Train ``model`` on a benchmark .mat file, score its test split, and write the
     result to ``out`` (JSON) when given. Returns the result."""
+    frame_families = [name for name, (_, cls) in FAMILIES.items() if issubclass(cls, FrameModel)]
+    if model not in frame_families:
+        raise MuseganError(f"--model {model!r}: the benchmark trains a frame model ({', '.join(frame_families)})")
     splits = read_polyphonic_mat(data)
     bc, mc = make_bench_config(model, config_file, overrides)
     if bc.epochs < 1 or bc.batch_frames < 1:
@@ -215,8 +218,6 @@ def run_polyphonic(data, model: str = "lstm", out=None, config_file=None, overri
     try:
         torch.manual_seed(bc.seed)
         net = build_model(model, mc)
-        if not isinstance(net, FrameModel):
-            raise MuseganError(f"--model {model}: not a frame model (the benchmark scores lstm or conv)")
         net.init_from_data(torch.cat(train)[None])
         log(f"{model}: {n_parameters(net):,} parameters; {sum(map(len, train))} training frames in "
             f"{len(train)} sequences")

@@ -121,7 +121,7 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys, poly):
         (tmp_path / "junk.mat", "lstm", "not a readable .mat file"),
         (tmp_path / "nokey.mat", "lstm", "no 'validdata'"),
         (tmp_path / "values.mat", "lstm", "values other than 0 and 1"),
-        (poly / "JSB_Chorales.mat", "gru", "unknown model 'gru'"),
+        (poly / "JSB_Chorales.mat", "gru", "--model 'gru': the benchmark trains a frame model (lstm, conv"),
     ]
     for path, model, message in cases:
         assert main(["benchmark", "polyphonic", "--data", str(path), "--model", model, "--out",
