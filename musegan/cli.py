@@ -1,4 +1,4 @@
-"""Command line: ``musegan prepare | train | generate | benchmark``. Argument parsing only; the
+"""Command line: ``musegan prepare | train | generate | evaluate | benchmark``. Argument parsing only; the
 work is done by the Python API."""
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     pt = sub.add_parser("train", help="train a model (prepares the corpus first)")
     pt.add_argument("--corpus", help="folder of music files, or a prepared folder (default: Bach chorales)")
     pt.add_argument("--out", help="run folder (default: runs/CORPUS-MODEL)")
-    pt.add_argument("--model", default="lstm", help="model family: lstm (default) or conv")
+    pt.add_argument("--model", default="lstm", help="model family: lstm (default), conv or gan")
     pt.add_argument("--steps", type=_positive_int, help="training steps (default 2000)")
     pt.add_argument("--batch-size", type=_positive_int, help="windows per step (default 32)")
     pt.add_argument("--lr", type=_nonneg_float, help="learning rate")
@@ -69,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--primer", help="MIDI file to continue")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
+
+    pe = sub.add_parser("evaluate", help="musical metrics (MuseGAN's, muspy's) of generated music beside a corpus")
+    pe.add_argument("generated", help="run folder or checkpoint (samples are generated), or a folder of MIDI files")
+    pe.add_argument("--reference", required=True, help="folder of music files, or a prepared folder")
+    pe.add_argument("--out", help="JSON report (default: evaluation.json in GENERATED)")
+    pe.add_argument("--num", type=_positive_int, default=100, help="samples to generate from a run")
+    pe.add_argument("--bars", type=_positive_int, default=8, help="bars per sample (reference songs are cut so)")
+    pe.add_argument("--seed", type=int, default=0)
+    pe.add_argument("--temperature", type=_nonneg_float, default=1.0)
+    pe.add_argument("--resolution", type=_positive_int, default=24, help="steps per quarter note (default: the paper's 24)")
+    pe.add_argument("--max-samples", type=_positive_int, default=200, help="reference samples at most")
+    pe.add_argument("--tracks", choices=["lpd5", "merge", "keep"], help="track mapping (default: the run's, else lpd5)")
+    pe.add_argument("--max-tracks", type=_positive_int, help="rows kept with --tracks keep")
 
     pb = sub.add_parser("benchmark", help="train and score a model on a standard benchmark")
     bench = pb.add_subparsers(dest="suite", required=True, parser_class=_Parser)
@@ -115,6 +128,13 @@ def run(argv=None) -> int:
                                args.primer, args.device)
         for path in paths:
             print(path)
+        return 0
+    if args.command == "evaluate":
+        from .evaluation import evaluate
+
+        r = evaluate(args.generated, args.reference, args.out, args.num, args.bars, args.seed, args.temperature,
+                     args.resolution, args.max_samples, args.tracks, args.max_tracks)
+        print(f"written to {r['out']}")
         return 0
     if args.command == "benchmark":
         from .benchmark import run_polyphonic

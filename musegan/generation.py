@@ -116,7 +116,9 @@ def generate_files(run, out, num: int = 1, bars: int = 16, seed: int = 0, temper
 
 def _join_primer(primer_notes: np.ndarray, notes: np.ndarray, length: int) -> np.ndarray:
     """The primer's own notes (velocities kept), then the generated notes from its end;
-    a generated note that holds a primer note over the join lengthens it."""
+    a generated note that holds a primer note over the join lengthens it. On tracks the
+    primer leaves silent, the generated notes within it are kept too (accompaniment: a
+    model that fills them, the GAN; a sequence model leaves them silent)."""
     primer_notes = np.array(primer_notes, copy=True)
     held = notes[(notes[:, START] < length) & (notes[:, END] > length)]
     ends = {(int(k), int(p)): int(e) for k, p, _, e, _ in held}
@@ -124,4 +126,5 @@ def _join_primer(primer_notes: np.ndarray, notes: np.ndarray, length: int) -> np
         key = (int(row[TRACK]), int(row[PITCH]))
         if row[END] == length and key in ends:
             row[END] = ends[key]
-    return np.concatenate([primer_notes, notes[notes[:, START] >= length]])
+    silent = ~np.isin(notes[:, TRACK], primer_notes[:, TRACK])
+    return np.concatenate([primer_notes, notes[(notes[:, START] >= length) | silent]])

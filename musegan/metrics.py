@@ -1,7 +1,12 @@
 """Metrics: pure functions of arrays (no files, no models)."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
+
+from .representations.pianoroll import END, START, to_notes
 
 
 def bernoulli_nll(p: torch.Tensor, x: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
@@ -17,3 +22,214 @@ def frequency_baseline_nll(train: torch.Tensor, valid: torch.Tensor, eps: float 
     is an independent Bernoulli with its frequency in ``train (M, F)``."""
     p = train.double().mean(0)
     return float(bernoulli_nll(p, valid, eps).mean())
+
+
+# ------------------------------------------------------------------ musical metrics
+#
+# Pure functions of piano-rolls: ``roll`` is one track ``(steps, 128)`` or several
+# ``(tracks, steps, 128)``, nonzero where a pitch sounds; ``onsets`` (same shape,
+# optional) marks where a note starts, so that a repeated note counts twice (without
+# it a note starts where its pitch turns on). ``resolution`` is steps per quarter
+# note, ``steps_per_bar`` steps per bar; the last, partial bar counts as a bar.
+# A metric with nothing to measure (no notes, no bar) is NaN.
+#
+# MuseGAN (Dong et al., AAAI 2018): EB, UPC, QN per track, DP on drums, TD between
+# two tracks. muspy (Dong et al., ISMIR 2020): polyphony, pitch-class entropy, scale
+# consistency (non-drum tracks), groove consistency (all tracks).
+
+MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], bool)  # C major; roll for other keys
+MINOR_SCALE = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], bool)  # C natural minor
+
+
+def note_starts(roll: np.ndarray, onsets: np.ndarray | None = None) -> np.ndarray:
+    """Where notes start, ``roll``'s shape, bool: a pitch turning on, or an onset on an
+    active pitch."""
+    active = np.asarray(roll) > 0
+    prev = np.zeros_like(active)
+    prev[..., 1:, :] = active[..., :-1, :]
+    starts = active & ~prev
+    if onsets is not None:
+        starts |= active & (np.asarray(onsets) > 0)
+    return starts
+
+
+def note_lengths(roll: np.ndarray, onsets: np.ndarray | None = None) -> np.ndarray:
+    """Lengths in steps of the notes of one track ``(steps, 128)``: a note lasts from its
+    start while its pitch stays on and no new note of that pitch starts."""
+    roll = np.asarray(roll) > 0
+    notes = to_notes(roll[None].astype(np.uint8), None if onsets is None else np.asarray(onsets)[None] > 0)
+    return (notes[:, END] - notes[:, START]).astype(np.int64)
+
+
+def _bars(x: np.ndarray, steps_per_bar: int) -> np.ndarray:
+    """``(steps, ...)`` -> ``(bars, steps_per_bar, ...)``, the last bar padded with zeros."""
+    if steps_per_bar < 1:
+        raise ValueError(f"steps_per_bar={steps_per_bar}: expected at least 1")
+    n = -(-len(x) // steps_per_bar)
+    pad = n * steps_per_bar - len(x)
+    x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]) if pad else x
+    return x.reshape(n, steps_per_bar, *x.shape[1:])
+
+
+def chroma(roll: np.ndarray) -> np.ndarray:
+    """``(..., 128)`` -> ``(..., 12)``: the active pitches of each pitch class (C = 0)."""
+    r = np.asarray(roll) > 0
+    return np.pad(r, [(0, 0)] * (r.ndim - 1) + [(0, 4)]).reshape(*r.shape[:-1], 11, 12).sum(-2)
+
+
+def empty_bars(roll: np.ndarray, steps_per_bar: int) -> float:
+    """EB (MuseGAN): the share of bars of one track ``(steps, 128)`` with no note
+    (0 to 1; the paper prints it in %)."""
+    bars = _bars(np.asarray(roll) > 0, steps_per_bar)
+    return float((~bars.any((1, 2))).mean()) if len(bars) else math.nan
+
+
+def used_pitch_classes(roll: np.ndarray, steps_per_bar: int) -> float:
+    """UPC (MuseGAN): the number of pitch classes used in a bar (0 to 12), averaged over
+    the bars of one track that have notes (so that it does not count empty bars, which
+    EB measures)."""
+    bars = _bars(np.asarray(roll) > 0, steps_per_bar)
+    used = chroma(bars.any(1)) > 0  # (bars, 12)
+    busy = bars.any((1, 2))
+    return float(used[busy].sum(1).mean()) if busy.any() else math.nan
+
+
+def qualified_steps(resolution: int) -> int:
+    """The shortest qualified note in steps: 3 steps at the paper's 24 steps per quarter
+    note, i.e. a 32nd note."""
+    return max(1, math.ceil(3 * resolution / 24))
+
+
+def qualified_notes(roll: np.ndarray, resolution: int, onsets: np.ndarray | None = None) -> float:
+    """QN (MuseGAN): the share of the notes of one track that last at least a 32nd note
+    (3 steps at 24 steps per quarter note); low when the music is fragmented (0 to 1)."""
+    lengths = note_lengths(roll, onsets)
+    return float((lengths >= qualified_steps(resolution)).mean()) if len(lengths) else math.nan
+
+
+def drum_pattern(roll: np.ndarray, resolution: int, onsets: np.ndarray | None = None,
+                 tolerance: float = 0.1) -> float:
+    """DP (MuseGAN): the share of the drum notes of a track that fall on the 16th-note
+    grid of an 8- or 16-beat pattern: a note on the grid counts 1, one step off it
+    ``tolerance``, elsewhere 0 (the weights of the reference implementation). Steps are
+    counted from the start of the roll (bar lines at multiples of the bar)."""
+    if resolution % 4 == 0:
+        grid = resolution // 4  # 16th notes
+    elif resolution % 2 == 0:
+        grid = resolution // 2  # 8th notes
+    else:
+        raise ValueError(f"resolution={resolution}: the drum grid needs an even number of steps per quarter")
+    t, _ = np.nonzero(note_starts(roll, onsets))
+    if len(t) == 0:
+        return math.nan
+    offset = t % grid
+    weight = np.where(offset == 0, 1.0, np.where((offset == 1) | (offset == grid - 1), tolerance, 0.0))
+    return float(weight.mean())
+
+
+def tonal_matrix(radii=(1.0, 1.0, 0.5)) -> np.ndarray:
+    """The ``(6, 12)`` map of a chroma onto Harte et al.'s (2006) tonal centroid space:
+    the circles of fifths, minor thirds and major thirds."""
+    n = np.arange(12)
+    r1, r2, r3 = radii
+    return np.stack([r1 * np.sin(n * 7 * np.pi / 6), r1 * np.cos(n * 7 * np.pi / 6),
+                     r2 * np.sin(n * 3 * np.pi / 2), r2 * np.cos(n * 3 * np.pi / 2),
+                     r3 * np.sin(n * 2 * np.pi / 3), r3 * np.cos(n * 2 * np.pi / 3)])
+
+
+def tonal_distance(roll_a: np.ndarray, roll_b: np.ndarray, steps_per_bar: int) -> float:
+    """TD (MuseGAN): the harmonic distance of two tracks ``(steps, 128)``: per bar, the
+    Euclidean distance of their tonal centroids (Harte et al. 2006; each track's chroma,
+    weighted by duration, normalised to sum 1), averaged over the bars where both play.
+    0 for tracks with the same pitch classes; larger for weaker harmonic relations."""
+    a = chroma(_bars(np.asarray(roll_a) > 0, steps_per_bar)).sum(1).astype(float)  # (bars, 12)
+    b = chroma(_bars(np.asarray(roll_b) > 0, steps_per_bar)).sum(1).astype(float)
+    both = (a.sum(1) > 0) & (b.sum(1) > 0)
+    if not both.any():
+        return math.nan
+    m = tonal_matrix()
+    ca = (a[both] / a[both].sum(1, keepdims=True)) @ m.T
+    cb = (b[both] / b[both].sum(1, keepdims=True)) @ m.T
+    return float(np.linalg.norm(ca - cb, axis=1).mean())
+
+
+def _pitched(rolls: np.ndarray, is_drum) -> np.ndarray:
+    rolls = np.asarray(rolls)
+    if rolls.ndim == 2:
+        rolls = rolls[None]
+    keep = [k for k in range(len(rolls)) if not (is_drum is not None and is_drum[k])]
+    return rolls[keep] if keep else np.zeros((0, *rolls.shape[1:]), rolls.dtype)
+
+
+def polyphony(rolls: np.ndarray, is_drum=None) -> float:
+    """muspy's polyphony: the mean number of pitches sounding at once, over the steps
+    where at least one sounds; drum tracks (``is_drum[k]``) are left out, the other
+    tracks merged."""
+    merged = (_pitched(rolls, is_drum) > 0).any(0)  # (steps, 128)
+    busy = merged.any(1)
+    return float(merged[busy].sum() / busy.sum()) if busy.any() else math.nan
+
+
+def _pitch_class_counts(rolls, onsets, is_drum) -> np.ndarray:
+    """Notes per pitch class ``(12,)`` of the non-drum tracks."""
+    on = None if onsets is None else _pitched(onsets, is_drum)
+    starts = note_starts(_pitched(rolls, is_drum), on)  # (tracks, steps, 128)
+    return np.bincount(np.nonzero(starts)[2] % 12, minlength=12)
+
+
+def pitch_class_entropy(rolls: np.ndarray, onsets: np.ndarray | None = None, is_drum=None) -> float:
+    """muspy's pitch-class entropy: the Shannon entropy (bits) of the histogram of the
+    pitch classes of the notes (each note once; drums left out), 0 to log2(12)."""
+    counts = _pitch_class_counts(rolls, onsets, is_drum)
+    if counts.sum() == 0:
+        return math.nan
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def scale_consistency(rolls: np.ndarray, onsets: np.ndarray | None = None, is_drum=None) -> float:
+    """muspy's scale consistency: the largest share of notes inside one major or minor
+    scale, over the 24 scales (drums left out), 0 to 1."""
+    counts = _pitch_class_counts(rolls, onsets, is_drum)
+    if counts.sum() == 0:
+        return math.nan
+    best = max(counts[np.roll(scale, root)].sum() for scale in (MAJOR_SCALE, MINOR_SCALE) for root in range(12))
+    return float(best / counts.sum())
+
+
+def groove_consistency(rolls: np.ndarray, steps_per_bar: int, onsets: np.ndarray | None = None) -> float:
+    """muspy's groove consistency: 1 - the mean Hamming distance of the onset patterns
+    (the positions in the bar where some note of any track starts) of neighbouring bars,
+    divided by ``steps_per_bar``; 1 when every bar has the same rhythm."""
+    rolls = np.asarray(rolls)
+    if rolls.ndim == 2:
+        rolls = rolls[None]
+    starts = note_starts(rolls, onsets).any((0, 2))  # (steps,)
+    pattern = _bars(starts, steps_per_bar)  # (bars, steps_per_bar)
+    if len(pattern) < 2:
+        return math.nan
+    return float(1 - (pattern[1:] != pattern[:-1]).sum() / (steps_per_bar * (len(pattern) - 1)))
+
+
+def overlapping_area(a, b, grid: int = 2048) -> float:
+    """The overlapping area of the distributions of two samples (Yang and Lerch 2020):
+    the integral of ``min(p_a, p_b)`` for Gaussian kernel density estimates ``p_a``,
+    ``p_b`` (Scott's bandwidth, at least 1% of the pooled spread so that constant
+    samples make a narrow bump, not a spike). 1: the same distribution; 0: disjoint.
+    NaN values are dropped; NaN if a sample is then empty."""
+    a = np.asarray(a, float)
+    b = np.asarray(b, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) == 0 or len(b) == 0:
+        return math.nan
+    pooled = np.concatenate([a, b])
+    floor = max(0.01 * (pooled.max() - pooled.min()), 0.01 * pooled.std(), 1e-6)
+    bw = [max(1.06 * x.std() * len(x) ** -0.2, floor) for x in (a, b)]
+    lo, hi = pooled.min() - 5 * max(bw), pooled.max() + 5 * max(bw)
+    xs = np.linspace(lo, hi, grid)
+
+    def kde(x, h):
+        z = (xs[:, None] - x[None]) / h
+        return np.exp(-0.5 * z * z).sum(1) / (len(x) * h * math.sqrt(2 * math.pi))
+
+    return float(np.clip(np.trapezoid(np.minimum(kde(a, bw[0]), kde(b, bw[1])), xs), 0.0, 1.0))

@@ -1,0 +1,240 @@
+"""``musegan evaluate``: the musical metrics of generated music beside a real corpus.
+
+Both sides become samples of ``bars`` bars (a run's samples are generated at that
+length; MIDI files and reference songs are cut at bar lines into such segments),
+read at one ``resolution`` (default 24 steps per quarter note, the MuseGAN paper's,
+so that QN and DP see short notes and off-grid drums) with one track mapping. Each
+metric of :mod:`musegan.metrics` is computed per sample; the report gives, per
+metric, the mean on each side and the overlapping area of the two per-sample
+distributions (Yang and Lerch 2020): 1 when they match, 0 when they are disjoint.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MuseganError
+from .io.checkpoint import NAMES
+from .io.files import atomic_write_json
+from .io.midi import UnreadableFile, read_song
+from .metrics import (
+    drum_pattern,
+    empty_bars,
+    groove_consistency,
+    overlapping_area,
+    pitch_class_entropy,
+    polyphony,
+    qualified_notes,
+    scale_consistency,
+    tonal_distance,
+    used_pitch_classes,
+)
+from .representations.pianoroll import END, START, Song, map_tracks
+
+
+def is_run(path) -> bool:
+    path = Path(path)
+    return path.suffix == ".pt" or (path.is_dir() and any((path / n).is_file() for n in NAMES))
+
+
+def track_labels(tracks: list) -> list[str]:
+    """A unique label per row: its name, else ``track<k>``."""
+    labels = []
+    for k, t in enumerate(tracks):
+        name = t.name.strip() or f"track{k}"
+        labels.append(name if name not in labels else f"{name}{k}")
+    return labels
+
+
+def rescale(song: Song, resolution: int) -> Song:
+    """The song at ``resolution`` steps per quarter note (a multiple of its own: exact)."""
+    if song.resolution == resolution:
+        return song
+    if resolution % song.resolution:
+        raise MuseganError(f"cannot evaluate at resolution {resolution}: not a multiple of the music's "
+                           f"{song.resolution} steps per quarter note")
+    f = resolution // song.resolution
+    notes = song.notes.copy()
+    notes[:, START] *= f
+    notes[:, END] *= f
+    return Song(notes, song.tracks, resolution, [(s * f, q) for s, q in song.tempos],
+                [(s * f, n, d) for s, n, d in song.time_signatures], song.n_steps * f)
+
+
+def segments(song: Song, bars: int) -> list[Song]:
+    """The song cut at bar lines into pieces of ``bars`` bars (the last one whole only);
+    pieces without notes are left out."""
+    length = bars * song.steps_per_bar
+    out = []
+    for start in range(0, max(song.n_steps - length, 0) + 1, length):
+        n = song.notes[(song.notes[:, START] < start + length) & (song.notes[:, END] > start)].copy()
+        if not len(n):
+            continue
+        n[:, START] = np.maximum(n[:, START] - start, 0)
+        n[:, END] = np.minimum(n[:, END] - start, length)
+        out.append(Song(n, song.tracks, song.resolution, song.tempos[:1], song.time_signatures[:1], length))
+    return out
+
+
+def sample_metrics(song: Song) -> dict:
+    """Every metric of one sample: per track EB (all), UPC and QN (pitched), DP (drums);
+    TD per pair of pitched tracks; polyphony, pitch-class entropy, scale and groove
+    consistency of the whole."""
+    mt = song.to_multitrack()
+    roll, onsets = mt.pianoroll > 0, mt.onsets
+    spb, res = song.steps_per_bar, song.resolution
+    drums = [t.is_drum for t in song.tracks]
+    labels = track_labels(song.tracks)
+    out = {}
+    for k, label in enumerate(labels):
+        out[f"EB/{label}"] = empty_bars(roll[k], spb)
+        if drums[k]:
+            out[f"DP/{label}"] = drum_pattern(roll[k], res, onsets[k])
+        else:
+            out[f"UPC/{label}"] = used_pitch_classes(roll[k], spb)
+            out[f"QN/{label}"] = qualified_notes(roll[k], res, onsets[k])
+    pitched = [k for k in range(len(labels)) if not drums[k]]
+    for a, b in itertools.combinations(pitched, 2):
+        out[f"TD/{labels[a]}-{labels[b]}"] = tonal_distance(roll[a], roll[b], spb)
+    out["polyphony"] = polyphony(roll, drums)
+    out["pitch_class_entropy"] = pitch_class_entropy(roll, onsets, drums)
+    out["scale_consistency"] = scale_consistency(roll, onsets, drums)
+    out["groove_consistency"] = groove_consistency(roll, spb, onsets)
+    return out
+
+
+def read_mapped(path, resolution: int, data) -> Song:
+    """A music file, its tracks mapped as ``data`` (a DataConfig) says."""
+    song = read_song(path, resolution)
+    notes, tracks = map_tracks(song.notes, song.tracks, data.tracks, data.max_tracks, data.track_names)
+    return Song(notes, tracks, resolution, song.tempos, song.time_signatures, song.n_steps)
+
+
+def collect(source, data, resolution: int, bars: int, max_samples: int, seed: int) -> tuple[list[Song], dict]:
+    """Up to ``max_samples`` segments of ``bars`` bars from a folder of music files or a
+    prepared folder: songs in a seeded random order, a few random segments of each (two,
+    or more when there are few songs)."""
+    from .data.dataset import PreparedCorpus
+    from .data.prepare import list_music_files
+
+    source = Path(source)
+    rng = random.Random(seed)
+    if (source / "manifest.json").is_file():
+        corpus = PreparedCorpus(source)
+        order = list(range(len(corpus)))
+        load = lambda i: rescale(corpus.song(i), resolution)  # noqa: E731
+    else:
+        order = list_music_files(source)
+        load = lambda p: read_mapped(p, resolution, data)  # noqa: E731
+    rng.shuffle(order)
+    per_song = max(2, math.ceil(max_samples / max(1, len(order))))
+    out, skipped, songs = [], 0, 0
+    for item in order:
+        if len(out) >= max_samples:
+            break
+        try:
+            song = load(item)
+        except UnreadableFile:
+            skipped += 1
+            continue
+        pieces = segments(song, bars)
+        songs += bool(pieces)
+        out.extend(rng.sample(pieces, min(per_song, len(pieces), max_samples - len(out))))
+    if not out:
+        raise MuseganError(f"{source}: no piece of {bars} bars with notes")
+    return out, {"source": str(source), "songs": songs, "skipped_files": skipped}
+
+
+def generate_samples(run, num: int, bars: int, seed: int, temperature: float, resolution: int):
+    from .generation import load
+
+    model = load(run)
+    songs = [rescale(model.generate_song(bars, seed + i, temperature), resolution) for i in range(num)]
+    return model, songs
+
+
+def evaluate(generated, reference, out=None, num: int = 100, bars: int = 8, seed: int = 0,
+             temperature: float = 1.0, resolution: int = 24, max_samples: int = 200, tracks=None,
+             max_tracks=None, log=print) -> dict:
+    """Score ``generated`` (a run: ``num`` samples of ``bars`` bars are generated; or a
+    folder of music files) beside ``reference`` (a folder of music files or a prepared
+    folder); writes the report as JSON to ``out`` (default: ``evaluation.json`` in the
+    run or folder) and returns it."""
+    from .config import DataConfig
+
+    generated = Path(generated)
+    if not generated.exists():
+        raise MuseganError(f"{generated}: no such run or folder")
+    data = DataConfig()
+    if is_run(generated):
+        model, gen = generate_samples(generated, num, bars, seed, temperature, resolution)
+        data = model.config.data
+        gen_info = {"source": str(generated), "run": True, "temperature": temperature, "seed": seed}
+    else:
+        gen = None
+    if tracks is not None:
+        data.tracks = tracks
+    if max_tracks is not None:
+        data.max_tracks = max_tracks
+    if gen is None:
+        gen, gen_info = collect(generated, data, resolution, bars, num, seed)
+    ref, ref_info = collect(reference, data, resolution, bars, max_samples, seed)
+    if len(gen[0].tracks) != len(ref[0].tracks):
+        raise MuseganError(f"{generated} has {len(gen[0].tracks)} tracks, {reference} {len(ref[0].tracks)}: "
+                           "map them alike (--tracks, --max-tracks)")
+    gen_values = [sample_metrics(s) for s in gen]
+    ref_values = [sample_metrics(s) for s in ref]
+    names = list(dict.fromkeys(k for v in ref_values + gen_values for k in v))
+    report = {
+        "resolution": resolution, "bars": bars,
+        "generated": {**gen_info, "samples": len(gen)},
+        "reference": {**ref_info, "samples": len(ref)},
+        "metrics": {},
+    }
+    for name in names:
+        g = np.array([v.get(name, math.nan) for v in gen_values], float)
+        r = np.array([v.get(name, math.nan) for v in ref_values], float)
+        report["metrics"][name] = {
+            "generated": _mean(g), "reference": _mean(r), "overlap": _round(overlapping_area(g, r)),
+            "generated_std": _std(g), "reference_std": _std(r),
+            "generated_n": int(np.isfinite(g).sum()), "reference_n": int(np.isfinite(r).sum()),
+        }
+    if out is None:
+        out = generated / "evaluation.json" if generated.is_dir() else generated.with_suffix(".evaluation.json")
+    atomic_write_json(out, report)
+    report["out"] = str(out)
+    log(format_report(report))
+    return report
+
+
+def format_report(report: dict) -> str:
+    g, r = report["generated"], report["reference"]
+    lines = [f"{g['samples']} generated vs {r['samples']} reference samples of {report['bars']} bars "
+             f"at {report['resolution']} steps per quarter; overlap: of the per-sample distributions (1 = same)",
+             f"{'metric':<28}{'generated':>11}{'reference':>11}{'overlap':>9}"]
+    for name, m in report["metrics"].items():
+        lines.append(f"{name:<28}{_fmt(m['generated']):>11}{_fmt(m['reference']):>11}{_fmt(m['overlap']):>9}")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _round(v: float):
+    return None if v is None or not math.isfinite(v) else round(float(v), 4)
+
+
+def _mean(x: np.ndarray):
+    x = x[np.isfinite(x)]
+    return _round(float(x.mean())) if len(x) else None
+
+
+def _std(x: np.ndarray):
+    x = x[np.isfinite(x)]
+    return _round(float(x.std())) if len(x) else None
+
