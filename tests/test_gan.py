@@ -53,6 +53,7 @@ def test_shapes_in_every_mode(mode):
     keep = mask[..., None, None].expand_as(real)
     assert torch.equal(probs[keep], real[keep])  # known cells pass through
     assert m.critic(real).shape == (5,)
+    assert set(m.valid_step(x, contextlib.nullcontext)) == {"wasserstein", "phrases"}
     private = sum(1 for n in m.generator.state_dict() if n.startswith("temporal_private"))
     assert (private > 0) == (mode != "composer") and (m.generator.temporal is None) == (mode == "jamming")
 

@@ -24,7 +24,22 @@ of any length chains phrases: each new phrase overlaps the previous one by
 
 Training: WGAN-GP (Gulrajani et al. 2017), gradient penalty ``gp_weight``,
 ``n_critic`` critic updates per generator update. Each ``train_step`` is one critic
-update on its batch; every ``n_critic``-th also updates the generator.
+update on its batch; every ``n_critic``-th also updates the generator. A new run takes
+the paper's Adam settings and batch (``train_defaults``: lr 1e-3, betas 0.5/0.9, batch
+64); ``--lr``, ``--batch-size`` and ``--set`` still override them.
+
+Use::
+
+    musegan train --model gan --corpus midi/ --set model.mode=jamming   # or composer, hybrid
+    musegan generate runs/midi-gan --bars 32 --out song.mid             # any number of bars
+    musegan generate runs/midi-gan --primer bassline.mid --bars 4 --out band.mid
+        # accompaniment: the primer's tracks kept, the other tracks generated along
+        # them, then 4 more bars of every track
+    musegan evaluate runs/midi-gan --reference midi/                    # musical metrics
+
+``temperature`` scales the latents (0: the mean latent, notes by threshold);
+``model.truncation`` > 0 draws them from a truncated normal; ``model.binarize`` picks
+Bernoulli sampling of the output or a 0.5 threshold.
 """
 from __future__ import annotations
 
