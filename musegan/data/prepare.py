@@ -34,6 +34,7 @@ from ..representations.pianoroll import map_tracks
 
 FORMAT = "musegan-corpus"
 VERSION = 1
+READER_VERSION = 2  # raise when readers change what they make of a file: caches are redone
 SHARD_FILES = 1000  # source files per shard
 ENCODING_KEYS = ("resolution", "tracks", "max_tracks", "track_names")
 
@@ -42,6 +43,7 @@ def encoding_of(config: DataConfig) -> dict:
     """The part of the data config that changes what prepare writes."""
     enc = {k: getattr(config, k) for k in ENCODING_KEYS}
     enc["track_names"] = list(enc["track_names"])
+    enc["reader"] = READER_VERSION
     return enc
 
 

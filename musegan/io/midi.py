@@ -135,8 +135,8 @@ def read_score_song(path, resolution: int = 4) -> Song:
 
     flat = score.flatten()
     tempos = _dedupe_changes(
-        [(int(_steps([m.offset], resolution)[0]), float(m.getQuarterBPM())) for m in flat.getElementsByClass("MetronomeMark")
-         if m.number is not None]
+        [(int(_steps([m.offset], resolution)[0]), float(bpm)) for m in flat.getElementsByClass("MetronomeMark")
+         if (bpm := m.getQuarterBPM()) is not None and bpm > 0]  # playback-only marks count too
     )
     time_signatures = _dedupe_changes(
         [(int(_steps([ts.offset], resolution)[0]), int(ts.numerator), int(ts.denominator))
