@@ -163,7 +163,7 @@ def fit(model: FrameModel, train: list[torch.Tensor], valid: list[torch.Tensor],
     valid_batches = [pad_batch(valid, idx) for idx in length_batches([len(s) for s in valid], bc.batch_frames)]
     total = bc.epochs * len(length_batches(lengths, bc.batch_frames))
     best, best_epoch, best_state, history, step = math.inf, 0, None, [], 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in range(1, bc.epochs + 1):
         model.train()
         loss_sum = frames = 0.0
@@ -190,13 +190,13 @@ def fit(model: FrameModel, train: list[torch.Tensor], valid: list[torch.Tensor],
             f"(epoch {best_epoch})  {seconds:.0f} s")
         if (bc.patience and epoch - best_epoch >= bc.patience) or (bc.max_seconds and seconds >= bc.max_seconds):
             break
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     if best_state is None:
         raise MuseganError("validation NLL was never finite; lower bench.lr")
     model.load_state_dict(best_state)
     model.eval()
-    return {"train_seconds": round(seconds, 2), "epochs_run": len(history), "best_epoch": best_epoch,
-            "updates": step, "valid_nll": best, "history": history}
+    return {"train_seconds": round(seconds, 2), "train_cpu_seconds": round(cpu_seconds, 2),
+            "epochs_run": len(history), "best_epoch": best_epoch, "updates": step, "valid_nll": best, "history": history}
 
 
 def run_polyphonic(data, model: str = "lstm", out=None, config_file=None, overrides=(), log=print) -> dict:
@@ -236,6 +236,7 @@ def run_polyphonic(data, model: str = "lstm", out=None, config_file=None, overri
         "valid_nll": scored_valid["nll"],
         "valid_nll_skip_first": scored_valid["nll_skip_first"],
         "train_seconds": trained["train_seconds"],
+        "train_cpu_seconds": trained["train_cpu_seconds"],
         "parameters": n_parameters(net),
         "epochs_run": trained["epochs_run"],
         "best_epoch": trained["best_epoch"],

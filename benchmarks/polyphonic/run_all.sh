@@ -5,11 +5,12 @@ set -euo pipefail
 D=../shared/data/polyphonic
 R=benchmarks/results
 B="taskset -c 1 musegan benchmark polyphonic"
-$B --data $D/JSB_Chorales.mat --model conv --config benchmarks/polyphonic/conv.json --set bench.epochs=90 --out $R/jsb-conv-bernoulli.json
-$B --data $D/JSB_Chorales.mat --model lstm --config benchmarks/polyphonic/lstm.json --set bench.epochs=200 --out $R/jsb-lstm-bernoulli.json
-$B --data $D/JSB_Chorales.mat --model conv --config benchmarks/polyphonic/conv.json --set bench.epochs=55 --set model.head=nade --out $R/jsb-conv-nade.json
-$B --data $D/JSB_Chorales.mat --model lstm --config benchmarks/polyphonic/lstm.json --set bench.epochs=150 --set model.head=nade --out $R/jsb-lstm-nade.json
-$B --data $D/Nottingham.mat --model conv --config benchmarks/polyphonic/conv.json --set bench.epochs=16 --set model.head=nade --out $R/nottingham-conv-nade.json
-$B --data $D/Nottingham.mat --model lstm --config benchmarks/polyphonic/lstm.json --set bench.epochs=43 --set model.head=nade --out $R/nottingham-lstm-nade.json
-$B --data $D/Nottingham.mat --model conv --config benchmarks/polyphonic/conv.json --set bench.epochs=20 --out $R/nottingham-conv-bernoulli.json
-$B --data $D/Nottingham.mat --model lstm --config benchmarks/polyphonic/lstm.json --set bench.epochs=45 --out $R/nottingham-lstm-bernoulli.json
+C=benchmarks/polyphonic
+$B --data $D/JSB_Chorales.mat --model conv --config $C/conv.json --set bench.epochs=90 --out $R/jsb-conv-bernoulli.json
+$B --data $D/JSB_Chorales.mat --model lstm --config $C/lstm.json --set bench.epochs=150 --out $R/jsb-lstm-bernoulli.json
+$B --data $D/JSB_Chorales.mat --model conv --config $C/conv.json --set bench.epochs=45 --set model.head=nade --out $R/jsb-conv-nade.json
+$B --data $D/JSB_Chorales.mat --model lstm --config $C/lstm.json --set bench.epochs=120 --set model.head=nade --out $R/jsb-lstm-nade.json
+$B --data $D/Nottingham.mat --model lstm --config $C/lstm.json --set bench.epochs=25 --set model.head=nade --out $R/nottingham-lstm-nade.json
+$B --data $D/Nottingham.mat --model conv --config $C/conv.json --set bench.epochs=10 --set model.head=nade --out $R/nottingham-conv-nade.json
+$B --data $D/Nottingham.mat --model lstm --config $C/lstm.json --set bench.epochs=30 --out $R/nottingham-lstm-bernoulli.json
+$B --data $D/Nottingham.mat --model conv --config $C/conv.json --set bench.epochs=15 --out $R/nottingham-conv-bernoulli.json

@@ -11,10 +11,10 @@ for path in sorted((ROOT / "results").glob("*.json")):
     c = r["config"]
     rows.append(
         f"| {name} | {r['model']} | {r['head']} | {r['test_nll']:.3f} | {r['test_nll_skip_first']:.3f} | "
-        f"{r['test_accuracy']:.3f} | {r['valid_nll']:.3f} | {r['train_seconds']:.0f} s "
-        f"({r['epochs_run']} ep, best {r['best_epoch']}) | {r['parameters']:,} | `results/{path.name}` |")
+        f"{r['test_accuracy']:.3f} | {r['valid_nll']:.3f} | {r.get('train_cpu_seconds', float('nan')):.0f} s "
+        f"/ {r['train_seconds']:.0f} s | {r['epochs_run']} (best {r['best_epoch']}) | {r['parameters']:,} | `results/{path.name}` |")
 print("| data | family | head | test NLL (all frames) | test NLL (skip first) | accuracy | valid NLL | "
-      "training (1 thread) | parameters | result |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+      "training CPU / wall (1 thread) | epochs | parameters | result |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 sys.exit(0)
