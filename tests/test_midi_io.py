@@ -79,7 +79,7 @@ def test_written_midi_has_tempo_time_signature_programs_names_and_drums_on_chann
 
 def test_tempo_changes_and_time_signature_changes_survive(tmp_path):
     song = Song(
-        np.array([[0, 60, 0, 4, 80], [0, 62, 16, 20, 80], [1, 36, 8, 9, 100]]),
+        np.array([[0, 60, 0, 4, 80], [1, 36, 8, 9, 100], [0, 62, 16, 20, 80]]),  # canonical order
         [Track("Lead", 73), Track("Kit", 0, True)],
         resolution=4,
         tempos=[(0, 100.0), (16, 140.0)],

@@ -121,7 +121,7 @@ def skipped_warning(manifest: dict, manifest_path) -> str | None:
 def encode_file(path: str, config: DataConfig):
     """Read one file and map its tracks. Returns ``(notes, header)`` or raises
     :class:`UnreadableFile` with the reason."""
-    song = read_song(path, config.resolution)
+    song = read_song(path, config.resolution, canonical=False)  # map_tracks makes them canonical
     if len(song.notes) == 0:
         raise UnreadableFile("no notes")
     notes, tracks = map_tracks(song.notes, song.tracks, config.tracks, config.max_tracks, config.track_names)
@@ -182,7 +182,7 @@ def _file_key(path: Path, enc_hash: str) -> str:
         stamp = f"{st.st_size}|{st.st_mtime_ns}"
     except OSError:
         stamp = "missing"
-    return hashlib.sha1(f"{path.resolve()}|{stamp}|{enc_hash}".encode()).hexdigest()
+    return hashlib.sha1(f"{os.path.abspath(path)}|{stamp}|{enc_hash}".encode()).hexdigest()
 
 
 def _load_manifest(path: Path) -> dict:

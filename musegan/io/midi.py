@@ -24,14 +24,15 @@ class UnreadableFile(MuseganError):
     """A music file that cannot be read; the message is the reason."""
 
 
-def read_song(path, resolution: int = 4) -> Song:
-    """Read any supported symbolic file into a :class:`Song` (notes in steps)."""
+def read_song(path, resolution: int = 4, canonical: bool = True) -> Song:
+    """Read any supported symbolic file into a :class:`Song` (notes in steps).
+    ``canonical`` False leaves overlaps and order to a later ``map_tracks``."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in MIDI_SUFFIXES:
-        return read_midi_song(path, resolution)
+        return read_midi_song(path, resolution, canonical)
     if suffix in SCORE_SUFFIXES:
-        return read_score_song(path, resolution)
+        return read_score_song(path, resolution, canonical)
     raise UnreadableFile(f"unsupported file type {suffix or '(none)'!r}")
 
 
@@ -40,11 +41,11 @@ def read_midi(path, resolution: int = 4) -> Multitrack:
     return read_midi_song(path, resolution).to_multitrack()
 
 
-def read_midi_song(path, resolution: int = 4) -> Song:
-    return midi_bytes_to_song(_read_bytes(path), resolution)
+def read_midi_song(path, resolution: int = 4, canonical: bool = True) -> Song:
+    return midi_bytes_to_song(_read_bytes(path), resolution, canonical)
 
 
-def midi_bytes_to_song(data: bytes, resolution: int = 4) -> Song:
+def midi_bytes_to_song(data: bytes, resolution: int = 4, canonical: bool = True) -> Song:
     import symusic
 
     if len(data) == 0:
@@ -69,7 +70,7 @@ def midi_bytes_to_song(data: bytes, resolution: int = 4) -> Song:
         start = quantize(arr["time"], tpq, resolution)
         end = quantize(arr["time"].astype(np.int64) + arr["duration"], tpq, resolution)
         cols.append((np.full(len(start), k), arr["pitch"], start, end, arr["velocity"]))
-    notes = make_notes(*[np.concatenate(c) for c in zip(*cols)]) if cols else np.zeros((0, 5), np.int32)
+    notes = make_notes(*[np.concatenate(c) for c in zip(*cols)], canonical=canonical) if cols else np.zeros((0, 5), np.int32)
 
     tempo_arr = score.tempos.numpy()
     tempos = _dedupe_changes(
@@ -86,7 +87,7 @@ def midi_bytes_to_song(data: bytes, resolution: int = 4) -> Song:
     return Song(notes, tracks, resolution, _from_zero(tempos, (120.0,)), _from_zero(time_signatures, (4, 4)))
 
 
-def read_score_song(path, resolution: int = 4) -> Song:
+def read_score_song(path, resolution: int = 4, canonical: bool = True) -> Song:
     """MusicXML (.musicxml, .xml, .mxl), ABC and Humdrum (.krn) through music21.
     Tied notes become one note; each part is a track."""
     import music21
@@ -131,7 +132,7 @@ def read_score_song(path, resolution: int = 4) -> Song:
             continue
         tracks.append(Track(str(name), int(program), bool(is_drum)))
         cols.append((t, p, _steps(s, resolution), _steps(e, resolution), v))
-    notes = make_notes(*[np.concatenate(c) for c in zip(*cols)]) if cols else np.zeros((0, 5), np.int32)
+    notes = make_notes(*[np.concatenate(c) for c in zip(*cols)], canonical=canonical) if cols else np.zeros((0, 5), np.int32)
 
     flat = score.flatten()
     tempos = _dedupe_changes(

@@ -103,7 +103,7 @@ class Song:
     n_steps: int = 0
 
     def __post_init__(self):
-        self.notes = sort_notes(np.asarray(self.notes, dtype=np.int32).reshape(-1, 5))
+        self.notes = np.asarray(self.notes, dtype=np.int32).reshape(-1, 5)
         last = int(self.notes[:, END].max()) if len(self.notes) else 0
         self.n_steps = max(int(self.n_steps), last)
 
@@ -128,15 +128,17 @@ def quantize(ticks: np.ndarray, ticks_per_quarter: int, resolution: int) -> np.n
     return (t * resolution * 2 + ticks_per_quarter) // (2 * ticks_per_quarter)
 
 
-def make_notes(track, pitch, start, end, velocity) -> np.ndarray:
-    """Stack columns into a canonical notes array: every note at least one step long,
-    sorted by (start, track, pitch, end)."""
+def make_notes(track, pitch, start, end, velocity, canonical: bool = True) -> np.ndarray:
+    """Stack columns into a notes array: every note at least one step long, velocities
+    in 1..127. ``canonical``: also overlaps resolved as a roll sees them and sorted by
+    (start, track, pitch, end) (``map_tracks`` does that too, so a reader whose notes
+    go straight into it may skip it)."""
     cols = [np.asarray(c, dtype=np.int64).reshape(-1) for c in (track, pitch, start, end, velocity)]
     notes = np.stack(cols, axis=1) if len(cols[0]) else np.zeros((0, 5), np.int64)
     notes[:, END] = np.maximum(notes[:, END], notes[:, START] + 1)
     notes[:, VELOCITY] = np.clip(notes[:, VELOCITY], 1, 127)
-    keep = (notes[:, PITCH] >= 0) & (notes[:, PITCH] < N_PITCHES) & (notes[:, START] >= 0)
-    return sort_notes(_resolve_overlaps(notes[keep])).astype(np.int32)
+    notes = notes[(notes[:, PITCH] >= 0) & (notes[:, PITCH] < N_PITCHES) & (notes[:, START] >= 0)]
+    return (sort_notes(_resolve_overlaps(notes)) if canonical else notes).astype(np.int32)
 
 
 def _resolve_overlaps(notes: np.ndarray) -> np.ndarray:
