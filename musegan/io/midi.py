@@ -60,17 +60,20 @@ def midi_bytes_to_song(data: bytes, resolution: int = 4, canonical: bool = True)
     if tpq <= 0:
         raise UnreadableFile(f"bad ticks per quarter note ({tpq}); SMPTE timing is not supported")
 
-    tracks, cols = [], []
+    tracks, arrays = [], []
     for track in score.tracks:
         arr = track.notes.numpy()
-        if len(arr["time"]) == 0:
-            continue
-        k = len(tracks)
-        tracks.append(Track(str(track.name or ""), int(track.program), bool(track.is_drum)))
-        start = quantize(arr["time"], tpq, resolution)
-        end = quantize(arr["time"].astype(np.int64) + arr["duration"], tpq, resolution)
-        cols.append((np.full(len(start), k), arr["pitch"], start, end, arr["velocity"]))
-    notes = make_notes(*[np.concatenate(c) for c in zip(*cols)], canonical=canonical) if cols else np.zeros((0, 5), np.int32)
+        if len(arr["time"]):
+            tracks.append(Track(str(track.name or ""), int(track.program), bool(track.is_drum)))
+            arrays.append(arr)
+    if arrays:  # one pass over all tracks' notes: numpy calls cost more than the notes here
+        col = {key: np.concatenate([a[key] for a in arrays]).astype(np.int64)
+               for key in ("time", "duration", "pitch", "velocity")}
+        row = np.repeat(np.arange(len(arrays)), [len(a["time"]) for a in arrays])
+        notes = make_notes(row, col["pitch"], quantize(col["time"], tpq, resolution),
+                           quantize(col["time"] + col["duration"], tpq, resolution), col["velocity"], canonical)
+    else:
+        notes = np.zeros((0, 5), np.int32)
 
     tempo_arr = score.tempos.numpy()
     tempos = _dedupe_changes(
