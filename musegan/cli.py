@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--corpus", help="folder of music files, or a prepared folder (default: Bach chorales)")
     pt.add_argument("--out", help="run folder (default: runs/CORPUS-MODEL)")
     pt.add_argument("--model", default="lstm", help="model family: lstm (default), conv or gan")
-    pt.add_argument("--steps", type=_positive_int, help="training steps (default 2000)")
+    pt.add_argument("--steps", type=_positive_int, help="training steps (default 1500; 800 on the default corpus)")
     pt.add_argument("--batch-size", type=_positive_int, help="windows per step (default 32)")
     pt.add_argument("--lr", type=_nonneg_float, help="learning rate")
     pt.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
