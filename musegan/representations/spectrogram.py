@@ -1,0 +1,176 @@
+"""Spectrograms and back: pure functions on torch tensors (numpy arrays are accepted).
+
+Names follow librosa: ``y`` a waveform ``(..., n)``, ``sr``, ``n_fft``, ``hop_length``,
+``n_mels``; time is the last axis. An STFT of ``n`` samples has ``1 + n // hop_length``
+frames (centred, Hann window) and ``1 + n_fft // 2`` frequency bins. Every function
+takes any leading batch dimensions and runs on the device of its input.
+
+- :func:`to_spectrogram`: waveform -> normalized log-magnitude STFT or log-mel, plus the
+  normalization as plain data; :func:`from_spectrogram` undoes it (-> magnitudes).
+- :func:`mel_to_linear`: mel magnitudes -> linear-frequency magnitudes (least squares).
+- :func:`griffin_lim`: magnitudes -> waveform by fast Griffin-Lim (Perraudin, Balazs
+  and Sondergaard 2013: Griffin-Lim with momentum).
+- :func:`spectral_convergence`: ``||S - S_est||_F / ||S||_F``.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+SR, N_FFT, HOP_LENGTH, N_MELS = 44100, 2048, 512, 128
+
+
+def _tensor(x) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
+
+
+@functools.lru_cache(maxsize=16)
+def _window(n_fft: int, device: str, dtype: torch.dtype) -> torch.Tensor:
+    return torch.hann_window(n_fft, device=device, dtype=dtype)
+
+
+def stft(y, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> torch.Tensor:
+    """Complex STFT: ``(..., n)`` -> ``(..., 1 + n_fft // 2, 1 + n // hop_length)``."""
+    y = _tensor(y)
+    shape = y.shape
+    s = torch.stft(y.reshape(-1, shape[-1]), n_fft, hop_length, window=_window(n_fft, str(y.device), y.dtype),
+                   center=True, return_complex=True)
+    return s.reshape(*shape[:-1], *s.shape[-2:])
+
+
+def istft(s: torch.Tensor, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, length: int | None = None) -> torch.Tensor:
+    """Inverse of :func:`stft`: ``(..., 1 + n_fft // 2, frames)`` -> ``(..., length)``
+    (``length`` default ``(frames - 1) * hop_length``)."""
+    shape = s.shape
+    win = _window(n_fft, str(s.device), s.real.dtype)
+    y = torch.istft(s.reshape(-1, *shape[-2:]), n_fft, hop_length, window=win, center=True, length=length)
+    return y.reshape(*shape[:-2], y.shape[-1])
+
+
+def magnitude(y, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> torch.Tensor:
+    """``|STFT|`` through ``torchaudio.transforms.Spectrogram``: ``(..., n)`` ->
+    ``(..., 1 + n_fft // 2, 1 + n // hop_length)``."""
+    import torchaudio
+
+    y = _tensor(y)
+    t = torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop_length, power=1.0).to(y.device)
+    return t(y)
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_fb(sr: int, n_fft: int, n_mels: int) -> torch.Tensor:
+    import torchaudio
+
+    return torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, sr / 2.0, n_mels, sr, norm="slaney",
+                                                 mel_scale="slaney")
+
+
+def mel_filterbank(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> torch.Tensor:
+    """Mel filterbank ``(1 + n_fft // 2, n_mels)`` (Slaney scale and area norm, as
+    librosa's default); ``mel = fb.T @ linear``."""
+    return _mel_fb(int(sr), int(n_fft), int(n_mels))
+
+
+def to_mel(mag, sr: int = SR, n_mels: int = N_MELS) -> torch.Tensor:
+    """Linear magnitudes ``(..., 1 + n_fft // 2, frames)`` -> mel ``(..., n_mels, frames)``."""
+    mag = _tensor(mag)
+    fb = mel_filterbank(sr, 2 * (mag.shape[-2] - 1), n_mels).to(mag.device, mag.dtype)
+    return torch.matmul(fb.T, mag)
+
+
+def to_spectrogram(y, sr: int = SR, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, n_mels: int = N_MELS,
+                   kind: str = "mel", norm: str = "meanstd", eps: float = 1e-5, stats: dict | None = None):
+    """Waveform ``(..., n)`` -> ``(S, stats)``.
+
+    ``S = normalize(log(M + eps))``, ``M`` the STFT magnitude (``kind="stft"``:
+    ``(..., 1 + n_fft // 2, frames)``) or its mel projection (``kind="mel"``:
+    ``(..., n_mels, frames)``, through ``torchaudio.transforms.MelSpectrogram``).
+    ``norm`` ``"meanstd"`` (zero mean, unit variance) or ``"minmax"`` (to [0, 1]) over
+    the whole input; ``stats`` (plain data: floats and settings) is what
+    :func:`from_spectrogram` needs; pass a corpus's ``stats`` to normalize alike.
+    """
+    import torchaudio
+
+    y = _tensor(y)
+    if kind == "stft":
+        m = magnitude(y, n_fft, hop_length)
+    elif kind == "mel":
+        t = torchaudio.transforms.MelSpectrogram(sample_rate=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                                                 power=1.0, norm="slaney", mel_scale="slaney").to(y.device)
+        m = t(y)
+    else:
+        raise ValueError(f"kind={kind!r}: expected 'mel' or 'stft'")
+    log = torch.log(m + eps)
+    if stats is None:
+        if norm == "meanstd":
+            a, b = float(log.mean()), float(log.std()) if log.numel() > 1 else 1.0
+        elif norm == "minmax":
+            a, b = float(log.min()), float(log.max() - log.min())
+        else:
+            raise ValueError(f"norm={norm!r}: expected 'meanstd' or 'minmax'")
+        stats = {"kind": kind, "sr": int(sr), "n_fft": int(n_fft), "hop_length": int(hop_length),
+                 "n_mels": int(n_mels), "eps": float(eps), "norm": norm, "shift": a, "scale": b if b > 0 else 1.0}
+    return (log - stats["shift"]) / stats["scale"], stats
+
+
+def from_spectrogram(S, stats: dict) -> torch.Tensor:
+    """Undo :func:`to_spectrogram`'s normalization and log: ``S`` -> magnitudes of the
+    same shape (mel magnitudes for a mel ``S``; see :func:`mel_to_linear`)."""
+    S = _tensor(S)
+    return torch.clamp(torch.exp(S * stats["scale"] + stats["shift"]) - stats["eps"], min=0.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_pinv(sr: int, n_fft: int, n_mels: int) -> torch.Tensor:
+    return torch.linalg.pinv(mel_filterbank(sr, n_fft, n_mels).T.double()).float()
+
+
+def mel_to_linear(mel, sr: int = SR, n_fft: int = N_FFT) -> torch.Tensor:
+    """Mel magnitudes ``(..., n_mels, frames)`` -> linear magnitudes
+    ``(..., 1 + n_fft // 2, frames)``: the least-squares (minimum-norm) solution of
+    ``fb.T @ X = mel`` through the filterbank's pseudo-inverse, clamped at 0."""
+    mel = _tensor(mel)
+    pinv = _mel_pinv(int(sr), int(n_fft), int(mel.shape[-2])).to(mel.device, mel.dtype)
+    return torch.clamp(torch.matmul(pinv, mel), min=0.0)
+
+
+def griffin_lim(mag, n_iter: int = 32, momentum: float = 0.99, n_fft: int | None = None,
+                hop_length: int = HOP_LENGTH, length: int | None = None, init: str = "random",
+                seed: int = 0) -> torch.Tensor:
+    """Fast Griffin-Lim: magnitudes ``(..., 1 + n_fft // 2, frames)`` -> waveform
+    ``(..., length)`` (default ``(frames - 1) * hop_length``), batched over the leading
+    dimensions, on ``mag``'s device.
+
+    Each iteration projects onto consistent spectrograms (iSTFT then STFT) and back onto
+    the given magnitudes; ``momentum`` (Perraudin et al. 2013's alpha; 0 gives plain
+    Griffin-Lim) extrapolates the consistent estimate from the previous one. ``init``:
+    ``"random"`` phases (from ``seed``) or ``"zeros"``.
+    """
+    mag = _tensor(mag)
+    n_fft = n_fft or 2 * (mag.shape[-2] - 1)
+    if init == "random":
+        gen = torch.Generator().manual_seed(int(seed))
+        phase = torch.rand(mag.shape, generator=gen, dtype=mag.dtype).to(mag.device) * (2 * np.pi)
+        angles = torch.polar(torch.ones_like(mag), phase)
+    elif init == "zeros":
+        angles = torch.ones_like(mag, dtype=torch.complex64 if mag.dtype == torch.float32 else torch.complex128)
+    else:
+        raise ValueError(f"init={init!r}: expected 'random' or 'zeros'")
+    prev = None
+    for _ in range(n_iter):
+        rebuilt = stft(istft(mag * angles, n_fft, hop_length, length), n_fft, hop_length)
+        angles = rebuilt if prev is None or momentum == 0 else rebuilt - (momentum / (1 + momentum)) * prev
+        angles = angles / (angles.abs() + 1e-16)
+        prev = rebuilt
+    return istft(mag * angles, n_fft, hop_length, length)
+
+
+def spectral_convergence(ref_mag, est_mag) -> torch.Tensor:
+    """``||ref - est||_F / ||ref||_F`` over the last two axes (frequency, time):
+    ``(..., F, T)`` -> ``(...)``. 0 is perfect."""
+    ref, est = _tensor(ref_mag), _tensor(est_mag)
+    t = min(ref.shape[-1], est.shape[-1])
+    ref, est = ref[..., :t], est[..., :t]
+    return torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(1e-12)
