@@ -1,4 +1,4 @@
-"""Command line: ``musegan prepare | train | generate | evaluate | benchmark``. Argument parsing only; the
+"""Command line: ``musegan prepare | train | generate | render | evaluate | benchmark``. Argument parsing only; the
 work is done by the Python API."""
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pg = sub.add_parser("generate", help="sample MIDI from a trained run")
     pg.add_argument("run", help="run folder or checkpoint file")
-    pg.add_argument("--out", required=True, help="output .mid file")
+    pg.add_argument("--out", required=True, help="output .mid file (or .wav: rendered to 44.1 kHz audio)")
     pg.add_argument("--num", type=_positive_int, default=1, help="files to write (seed, seed+1, ...)")
     pg.add_argument("--bars", type=_positive_int, default=16, help="bars to generate (after the primer)")
     pg.add_argument("--seed", type=int, default=0)
@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--primer", help="MIDI file to continue")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
+
+    pr = sub.add_parser("render", help="MIDI to 44.1 kHz WAV (FluidSynth, else a basic built-in synthesizer)")
+    pr.add_argument("midi", help="MIDI file")
+    pr.add_argument("--out", required=True, help="output .wav file")
+    pr.add_argument("--soundfont", help="General MIDI .sf2 (default: TimGM6mb.sf2, shipped with pretty_midi)")
+    pr.add_argument("--synth", default="auto", choices=["auto", "fluidsynth", "numpy"],
+                    help="default auto: FluidSynth when installed, else the built-in synthesizer")
 
     pe = sub.add_parser("evaluate", help="musical metrics (MuseGAN's, muspy's) of generated music beside a corpus")
     pe.add_argument("generated", help="run folder or checkpoint (samples are generated), or a folder of MIDI files")
@@ -128,6 +135,11 @@ def run(argv=None) -> int:
                                args.primer, args.device)
         for path in paths:
             print(path)
+        return 0
+    if args.command == "render":
+        from .render import render_file
+
+        print(render_file(args.midi, args.out, args.soundfont, args.synth))
         return 0
     if args.command == "evaluate":
         from .evaluation import evaluate

@@ -100,17 +100,25 @@ def load(run, device: str = "cpu") -> MusicModel:
 
 def generate_files(run, out, num: int = 1, bars: int = 16, seed: int = 0, temperature: float = 1.0,
                    primer=None, device: str = "cpu") -> list[Path]:
-    """Write ``num`` MIDI files; file ``i`` uses seed ``seed + i`` (``out`` itself when
-    ``num`` is 1, else ``out`` with ``-i`` before the suffix)."""
+    """Write ``num`` MIDI files (or WAV files, rendered at 44.1 kHz, when ``out`` ends in
+    .wav); file ``i`` uses seed ``seed + i`` (``out`` itself when ``num`` is 1, else
+    ``out`` with ``-i`` before the suffix)."""
     out = Path(out)
-    if out.suffix.lower() not in (".mid", ".midi"):
-        raise MuseganError(f"--out {out}: expected a .mid file")
+    if out.suffix.lower() not in (".mid", ".midi", ".wav"):
+        raise MuseganError(f"--out {out}: expected a .mid or .wav file")
     if num < 1:
         raise MuseganError(f"--num {num}: expected at least 1")
     model = load(run, device)
     paths = [out] if num == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(num)]
     for i, path in enumerate(paths):
-        write_pretty_midi(path, model.generate(bars, seed + i, temperature, primer))
+        pm = model.generate(bars, seed + i, temperature, primer)
+        if path.suffix.lower() == ".wav":
+            from .io.audio import write_wav
+            from .render import SAMPLE_RATE, render_midi
+
+            write_wav(path, render_midi(pm, SAMPLE_RATE), SAMPLE_RATE)
+        else:
+            write_pretty_midi(path, pm)
     return paths
 
 

@@ -202,6 +202,20 @@ def write_pretty_midi(path, pm) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def read_pretty_midi(path):
+    """A MIDI file as a ``pretty_midi.PrettyMIDI`` (for rendering); ``UnreadableFile``
+    with the reason when it cannot be read."""
+    import pretty_midi
+
+    data = _read_bytes(path)
+    if data[:4] != b"MThd":
+        raise UnreadableFile("empty file" if not data else "not a MIDI file (no MThd header)")
+    try:
+        return pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except Exception as e:
+        raise UnreadableFile(f"corrupt MIDI: {_one_line(e)}") from None
+
+
 def read_primer(primer, resolution: int) -> Song:
     """A primer given as a path or a ``pretty_midi.PrettyMIDI``."""
     if isinstance(primer, (str, Path)):
