@@ -14,6 +14,7 @@ $B --data $D/JSB_Chorales.mat --model lstm --config $C/lstm.json --set model.dro
 $B --data $D/JSB_Chorales.mat --model lstm --config $C/lstm.json --set model.hidden_size=128 --set model.dropout=0.5 --set bench.epochs=60 --set bench.patience=15 --out $R/jsb-lstm128-bernoulli.json
 $B --data $D/JSB_Chorales.mat --model lstm --config $C/lstm.json --set model.num_layers=2 --set model.dropout=0.5 --set bench.epochs=60 --set bench.patience=15 --out $R/jsb-lstm2x256-bernoulli.json
 $B --data $D/Nottingham.mat --model lstm --config $C/lstm.json --set bench.epochs=25 --set model.head=nade --out $R/nottingham-lstm-nade.json
-$B --data $D/Nottingham.mat --model conv --config $C/conv.json --set bench.epochs=10 --set model.head=nade --out $R/nottingham-conv-nade.json
-$B --data $D/Nottingham.mat --model lstm --config $C/lstm.json --set bench.epochs=20 --out $R/nottingham-lstm-bernoulli.json
-$B --data $D/Nottingham.mat --model conv --config $C/conv.json --set bench.epochs=10 --out $R/nottingham-conv-bernoulli.json
+$B --data $D/Nottingham.mat --model conv --config $C/conv.json --set bench.epochs=8 --set model.head=nade --out $R/nottingham-conv-nade.json
+$B --data $D/Nottingham.mat --model lstm --config $C/lstm.json --set bench.epochs=12 --out $R/nottingham-lstm-bernoulli.json
+$B --data $D/Nottingham.mat --model conv --config $C/conv.json --set bench.epochs=6 --out $R/nottingham-conv-bernoulli.json
+$B --data $D/JSB_Chorales.mat --model conv --config $C/conv.json --set model.dropout=0.5 --set bench.epochs=70 --set bench.patience=10 --set model.head=nade --out $R/jsb-conv-nade-70ep.json
