@@ -143,28 +143,59 @@ def griffin_lim(mag, n_iter: int = 32, momentum: float = 0.99, n_fft: int | None
     ``(..., length)`` (default ``(frames - 1) * hop_length``), batched over the leading
     dimensions, on ``mag``'s device.
 
-    Each iteration projects onto consistent spectrograms (iSTFT then STFT) and back onto
-    the given magnitudes; ``momentum`` (Perraudin et al. 2013's alpha; 0 gives plain
-    Griffin-Lim) extrapolates the consistent estimate from the previous one. ``init``:
-    ``"random"`` phases (from ``seed``) or ``"zeros"``.
+    Each iteration projects onto consistent spectrograms (least-squares iSTFT, then the
+    STFT of the signal, reflect-padded as :func:`stft` pads it) and back onto the given
+    magnitudes; ``momentum`` (Perraudin et al. 2013's alpha; 0 gives plain Griffin-Lim)
+    extrapolates the consistent estimate from the previous one. ``init``: ``"random"``
+    phases (from ``seed``) or ``"zeros"``. Frames are cut and overlap-added directly,
+    in ``(batch, frames, bins)`` layout, with the window envelope computed once.
     """
     mag = _tensor(mag)
     n_fft = n_fft or 2 * (mag.shape[-2] - 1)
+    batch, n_frames = mag.shape[:-2], mag.shape[-1]
+    m = mag.reshape(-1, *mag.shape[-2:]).transpose(-1, -2).contiguous()  # (B, frames, bins)
     if init == "random":
         gen = torch.Generator().manual_seed(int(seed))
         phase = torch.rand(mag.shape, generator=gen, dtype=mag.dtype).to(mag.device) * (2 * np.pi)
-        angles = torch.polar(torch.ones_like(mag), phase)
+        spec = m * torch.polar(torch.ones_like(m), phase.reshape(m.shape[0], *mag.shape[-2:]).transpose(-1, -2))
     elif init == "zeros":
-        angles = torch.ones_like(mag, dtype=torch.complex64 if mag.dtype == torch.float32 else torch.complex128)
+        spec = m.to(torch.complex64 if m.dtype == torch.float32 else torch.complex128)
     else:
         raise ValueError(f"init={init!r}: expected 'random' or 'zeros'")
+    length = (n_frames - 1) * hop_length if length is None else int(length)
+    pad, need = n_fft // 2, (n_frames - 1) * hop_length + n_fft  # samples the frames span
+    mode = "reflect" if length > pad else "constant"
+    win = _window(n_fft, str(m.device), m.dtype)
+    inv_env = 1.0 / _overlap_add(win.square().expand(1, n_frames, n_fft), hop_length).clamp_min(1e-6)
+
+    def signal(spec):  # (B, frames, bins) -> (B, length)
+        y = (_overlap_add(torch.fft.irfft(spec, n=n_fft) * win, hop_length) * inv_env)[:, pad:pad + length]
+        return torch.nn.functional.pad(y, (0, length - y.shape[-1]))
+
     prev = None
     for _ in range(n_iter):
-        rebuilt = stft(istft(mag * angles, n_fft, hop_length, length), n_fft, hop_length)
-        angles = rebuilt if prev is None or momentum == 0 else rebuilt - (momentum / (1 + momentum)) * prev
-        angles = angles / (angles.abs() + 1e-16)
+        y = torch.nn.functional.pad(signal(spec)[:, None], (pad, max(pad, need - length - pad)), mode=mode)
+        rebuilt = torch.fft.rfft(y[:, 0, :need].unfold(-1, n_fft, hop_length) * win)
+        spec = rebuilt if prev is None or momentum == 0 else rebuilt - (momentum / (1 + momentum)) * prev
+        spec = spec * (m / (spec.abs() + 1e-16))
         prev = rebuilt
-    return istft(mag * angles, n_fft, hop_length, length)
+    return signal(spec).reshape(*batch, length)
+
+
+def _overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """``(B, T, n_fft)`` frames -> ``(B, (T - 1) * hop_length + n_fft)`` summed at their
+    offsets ``t * hop_length``."""
+    b, t, n = frames.shape
+    if n % hop_length == 0:  # a sum of n / hop shifted copies of a (B, T, hop) view
+        k = n // hop_length
+        out = frames.new_zeros(b, t + k - 1, hop_length)
+        parts = frames.reshape(b, t, k, hop_length)
+        for j in range(k):
+            out[:, j:j + t] += parts[:, :, j]
+        return out.reshape(b, -1)
+    out = torch.nn.functional.fold(frames.transpose(1, 2), (1, (t - 1) * hop_length + n), (1, n),
+                                   stride=(1, hop_length))
+    return out.reshape(b, -1)
 
 
 def spectral_convergence(ref_mag, est_mag) -> torch.Tensor:
