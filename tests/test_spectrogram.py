@@ -89,5 +89,5 @@ def test_griffin_lim_batched_and_seeded():
     torch.testing.assert_close(out, S.griffin_lim(mag, 8, hop_length=128, seed=1))
     zeros = S.griffin_lim(mag[0], 8, hop_length=128, init="zeros")
     assert float(S.spectral_convergence(mag[0], S.magnitude(zeros, 512, 128))) < 0.5
-    short = S.griffin_lim(S.magnitude(y[0, :300]), 4, length=300)  # shorter than half a window
+    short = S.griffin_lim(torch.rand(1025, 2), 4, length=300)  # shorter than half a window
     assert short.shape == (300,) and torch.isfinite(short).all()
