@@ -176,10 +176,17 @@ def griffin_lim(mag, n_iter: int = 32, momentum: float = 0.99, n_fft: int | None
     for _ in range(n_iter):
         y = torch.nn.functional.pad(signal(spec)[:, None], (pad, max(pad, need - length - pad)), mode=mode)
         rebuilt = torch.fft.rfft(y[:, 0, :need].unfold(-1, n_fft, hop_length) * win)
-        spec = rebuilt if prev is None or momentum == 0 else rebuilt - (momentum / (1 + momentum)) * prev
-        spec = spec * (m / (spec.abs() + 1e-16))
+        spec = rebuilt if prev is None or momentum == 0 else torch.add(rebuilt, prev, alpha=-momentum / (1 + momentum))
+        spec = spec * (m * _inv_abs(spec))
         prev = rebuilt
     return signal(spec).reshape(*batch, length)
+
+
+def _inv_abs(z: torch.Tensor) -> torch.Tensor:
+    """``1 / |z|`` (``|z| = 0`` gives a large finite value), faster than ``z.abs()``'s hypot."""
+    v = torch.view_as_real(z)
+    power = v[..., 0] * v[..., 0]
+    return torch.rsqrt(power.addcmul_(v[..., 1], v[..., 1]).add_(1e-30))
 
 
 def _overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
