@@ -110,13 +110,15 @@ def generate_files(run, out, num: int = 1, bars: int = 16, seed: int = 0, temper
         raise MuseganError(f"--num {num}: expected at least 1")
     model = load(run, device)
     paths = [out] if num == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(num)]
+    synth = "auto"  # warns once if FluidSynth is missing, then the same synthesizer for every file
     for i, path in enumerate(paths):
         pm = model.generate(bars, seed + i, temperature, primer)
         if path.suffix.lower() == ".wav":
             from .io.audio import write_wav
-            from .render import SAMPLE_RATE, render_midi
+            from .render import SAMPLE_RATE, fluidsynth_available, render_midi
 
-            write_wav(path, render_midi(pm, SAMPLE_RATE), SAMPLE_RATE)
+            write_wav(path, render_midi(pm, SAMPLE_RATE, synth=synth), SAMPLE_RATE)
+            synth = "fluidsynth" if fluidsynth_available() else "numpy"
         else:
             write_pretty_midi(path, pm)
     return paths

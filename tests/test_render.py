@@ -104,4 +104,7 @@ def test_generate_renders_wav_from_a_symbolic_run(data_dir, tmp_path, capsys, mo
     y, sr = sf.read(out)
     pm = musegan.load(tmp_path / "run").generate(bars=2, seed=0)
     assert sr == SR and len(y) == int(np.ceil((pm.get_end_time() + 1.0) * SR))
+    assert main(["generate", str(tmp_path / "run"), "--out", str(out), "--bars", "1", "--num", "2"]) == 0
+    assert capsys.readouterr().err.count("FluidSynth is not installed") == 1  # once, not per file
+    assert sf.info(tmp_path / "song-1.wav").samplerate == SR
     assert main(["generate", str(tmp_path / "run"), "--out", str(tmp_path / "x.mp3")]) == 2
