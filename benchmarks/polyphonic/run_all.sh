@@ -18,3 +18,4 @@ $B --data $D/Nottingham.mat --model conv --config $C/conv.json --set bench.epoch
 $B --data $D/Nottingham.mat --model lstm --config $C/lstm.json --set bench.epochs=12 --out $R/nottingham-lstm-bernoulli.json
 $B --data $D/Nottingham.mat --model conv --config $C/conv.json --set bench.epochs=6 --out $R/nottingham-conv-bernoulli.json
 $B --data $D/JSB_Chorales.mat --model conv --config $C/conv.json --set model.dropout=0.5 --set bench.epochs=70 --set bench.patience=10 --set model.head=nade --out $R/jsb-conv-nade-70ep.json
+$B --data $D/Nottingham.mat --model lstm --config $C/lstm.json --set bench.epochs=24 --out $R/nottingham-lstm-bernoulli-24ep.json
