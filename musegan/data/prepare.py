@@ -15,6 +15,7 @@ read is skipped with its reason; it never stops the run.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
@@ -95,11 +96,12 @@ def prepare_corpus(source, out_dir, config: DataConfig | None = None, workers: i
     (out_dir / "shards").mkdir(parents=True, exist_ok=True)
     if todo:
         bar = _progress(len(todo), f"prepare {len(files)} files ({len(files) - len(todo)} cached)", progress)
-        for chunk in _chunks(todo, SHARD_FILES):
-            results = _run(chunk, config, workers)
-            _write_shard(results, out_dir, entries)
-            save()
-            bar.update(len(chunk))
+        with _pool(workers, len(todo)) as pool:  # one pool for every shard: forking costs
+            for chunk in _chunks(todo, SHARD_FILES):
+                results = _run(pool, chunk, config)
+                _write_shard(results, out_dir, entries)
+                save()
+                bar.update(len(chunk))
         bar.close()
     else:
         save()
@@ -147,14 +149,19 @@ def _work(args):
         return path, key, None, None, f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
 
 
-def _run(chunk, config, workers):
+def _pool(workers: int, n_jobs: int):
+    """Worker processes, or a null context (run in this process) when one would do."""
+    n = min(workers or os.cpu_count() or 1, n_jobs)
+    if n <= 1 or n_jobs < 8:
+        return contextlib.nullcontext()
+    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn").Pool(n)
+
+
+def _run(pool, chunk, config):
     jobs = [(p, k, config) for p, k in chunk]
-    n = workers or os.cpu_count() or 1
-    if n <= 1 or len(jobs) < 8:
+    if pool is None:
         return [_work(j) for j in jobs]
-    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ctx.Pool(min(n, len(jobs))) as pool:
-        return list(pool.imap_unordered(_work, jobs, chunksize=max(1, min(16, len(jobs) // (4 * n)))))
+    return list(pool.imap_unordered(_work, jobs, chunksize=max(1, min(64, len(jobs) // (4 * pool._processes)))))
 
 
 def _write_shard(results, out_dir: Path, entries: dict) -> None:
