@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_write_bytes
-from .midi import UnreadableFile, _one_line
+from .midi import UnreadableFile, _one_line, existing_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 SAMPLE_RATE = 44100
@@ -30,11 +30,7 @@ def read_audio(path, sr: int | None = SAMPLE_RATE, mono: bool = True, max_channe
     """
     import soundfile as sf
 
-    path = Path(path)
-    if not path.is_file():
-        raise UnreadableFile("no such file")
-    if path.stat().st_size == 0:
-        raise UnreadableFile("empty file")
+    path = existing_file(path)
     try:
         with sf.SoundFile(str(path)) as f:
             file_sr, frames = int(f.samplerate), int(f.frames)

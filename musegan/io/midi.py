@@ -24,6 +24,16 @@ class UnreadableFile(MuseganError):
     """A music file that cannot be read; the message is the reason."""
 
 
+def existing_file(path) -> Path:
+    """``path`` as a Path, or UnreadableFile if it is missing or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableFile("no such file")
+    if path.stat().st_size == 0:
+        raise UnreadableFile("empty file")
+    return path
+
+
 def read_song(path, resolution: int = 4, canonical: bool = True) -> Song:
     """Read any supported symbolic file into a :class:`Song` (notes in steps).
     ``canonical`` False leaves overlaps and order to a later ``map_tracks``."""
@@ -95,11 +105,7 @@ def read_score_song(path, resolution: int = 4, canonical: bool = True) -> Song:
     Tied notes become one note; each part is a track."""
     import music21
 
-    path = Path(path)
-    if not path.is_file():
-        raise UnreadableFile("no such file")
-    if path.stat().st_size == 0:
-        raise UnreadableFile("empty file")
+    path = existing_file(path)
     try:
         score = music21.converter.parse(str(path))
     except Exception as e:
