@@ -33,7 +33,7 @@ from .io.files import CsvLog, atomic_write_json
 from .io.midi import write_midi
 from .metrics import frequency_baseline_nll
 from .models import build_model
-from .models.base import cosine_lr, n_parameters
+from .models.base import cosine_lr, n_parameters, set_lr
 
 
 def cache_root() -> Path:
@@ -231,9 +231,7 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
         while step < tc.steps:
             batch = next(it).to(device, non_blocking=True)
             scale = cosine_lr(step, tc.steps, tc.warmup)
-            for opt in optimizers.values():
-                for group in opt.param_groups:
-                    group["lr"] = tc.lr * scale * group.get("lr_scale", 1.0)
+            set_lr(optimizers, tc.lr * scale)
             result = model.train_step(batch, optimizers, autocast, tc.grad_clip)
             step += 1
             if not all(math.isfinite(v) for v in result.values()):
