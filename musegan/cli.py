@@ -31,6 +31,7 @@ def _number(kind, minimum, what: str, bound: str):
 
 _positive_int = _number(int, 1, "a whole number", "at least 1")
 _nonneg_float = _number(float, 0, "a number", "a number >= 0")
+_positive_float = _number(float, 1e-9, "a number", "a number > 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,14 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     pp = sub.add_parser("prepare", help="read a corpus into cached shards and a manifest")
-    pp.add_argument("corpus", help="folder of MIDI / MusicXML / ABC / Humdrum files")
+    pp.add_argument("corpus", help="folder of MIDI / MusicXML / ABC / Humdrum files, or of WAV / FLAC / OGG files")
     pp.add_argument("--out", required=True, help="folder for shards and manifest.json")
     pp.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
     pp.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help="data setting")
     pp.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pt = sub.add_parser("train", help="train a model (prepares the corpus first)")
-    pt.add_argument("--corpus", help="folder of music files, or a prepared folder (default: Bach chorales)")
+    pt.add_argument("--corpus", help="folder of music (or audio) files, or a prepared folder (default: Bach chorales)")
     pt.add_argument("--out", help="run folder (default: runs/CORPUS-MODEL)")
     pt.add_argument("--model", default="lstm", help="model family: lstm (default), conv or gan")
     pt.add_argument("--steps", type=_positive_int, help="training steps (default 1500; 800 on the default corpus)")
@@ -58,11 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="any setting, e.g. model.hidden_size=256, data.window_bars=8, train.checkpoint_every=200")
     pt.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    pg = sub.add_parser("generate", help="sample MIDI from a trained run")
+    pg = sub.add_parser("generate", help="sample MIDI (or audio, from an audio model) from a trained run")
     pg.add_argument("run", help="run folder or checkpoint file")
-    pg.add_argument("--out", required=True, help="output .mid file (or .wav: rendered to 44.1 kHz audio)")
+    pg.add_argument("--out", required=True, help="output .mid file (or .wav: rendered to 44.1 kHz audio; "
+                                                 "audio models write .wav)")
     pg.add_argument("--num", type=_positive_int, default=1, help="files to write (seed, seed+1, ...)")
-    pg.add_argument("--bars", type=_positive_int, default=16, help="bars to generate (after the primer)")
+    pg.add_argument("--bars", type=_positive_int, help="bars to generate (after the primer; default 16)")
+    pg.add_argument("--seconds", type=_positive_float, help="audio models: seconds to generate (default 4)")
     pg.add_argument("--seed", type=int, default=0)
     pg.add_argument("--temperature", type=_nonneg_float, default=1.0, help="0 is greedy; >1 wilder")
     pg.add_argument("--primer", help="MIDI file to continue")
@@ -76,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--synth", default="auto", choices=["auto", "fluidsynth", "numpy"],
                     help="default auto: FluidSynth when installed, else the built-in synthesizer")
 
-    pe = sub.add_parser("evaluate", help="musical metrics (MuseGAN's, muspy's) of generated music beside a corpus")
+    pe = sub.add_parser("evaluate", help="musical metrics (MuseGAN's, muspy's) of generated music beside a corpus; "
+                                         "audio runs: Frechet distance on log-mel statistics")
     pe.add_argument("generated", help="run folder or checkpoint (samples are generated), or a folder of MIDI files")
     pe.add_argument("--reference", required=True, help="folder of music files, or a prepared folder")
     pe.add_argument("--out", help="JSON report (default: evaluation.json in GENERATED)")
@@ -88,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--max-samples", type=_positive_int, default=200, help="reference samples at most")
     pe.add_argument("--tracks", choices=["lpd5", "merge", "keep"], help="track mapping (default: the run's, else lpd5)")
     pe.add_argument("--max-tracks", type=_positive_int, help="rows kept with --tracks keep")
+    pe.add_argument("--seconds", type=_positive_float, default=4.0, help="audio runs: seconds per clip (default 4)")
 
     pb = sub.add_parser("benchmark", help="train and score a model on a standard benchmark")
     bench = pb.add_subparsers(dest="suite", required=True, parser_class=_Parser)
@@ -107,13 +112,14 @@ def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
         from .config import DataConfig, RunConfig
-        from .data.prepare import prepare_corpus, skipped_warning
+        from .data.prepare import corpus_kind, prepare_corpus, skipped_warning
         from pathlib import Path
 
-        config = RunConfig(data=DataConfig()).apply_overrides(args.set).data
+        config = RunConfig(data=DataConfig(kind=corpus_kind(args.corpus))).apply_overrides(args.set).data
         m = prepare_corpus(args.corpus, args.out, config, args.workers, progress=not args.quiet)
         s = m["summary"]
-        print(f"{s['ok']} of {s['files']} files prepared ({s['notes']:,} notes) in {args.out}")
+        size = f"{s['seconds']:,} s of audio" if "seconds" in s else f"{s['notes']:,} notes"
+        print(f"{s['ok']} of {s['files']} files prepared ({size}) in {args.out}")
         warning = skipped_warning(m, Path(args.out) / "manifest.json")
         if warning:
             warn(warning)
@@ -131,7 +137,7 @@ def run(argv=None) -> int:
         from .generation import generate_files
 
         paths = generate_files(args.run, args.out, args.num, args.bars, args.seed, args.temperature,
-                               args.primer, args.device)
+                               args.primer, args.device, args.seconds)
         for path in paths:
             print(path)
         return 0
@@ -144,7 +150,7 @@ def run(argv=None) -> int:
         from .evaluation import evaluate
 
         r = evaluate(args.generated, args.reference, args.out, args.num, args.bars, args.seed, args.temperature,
-                     args.resolution, args.max_samples, args.tracks, args.max_tracks)
+                     args.resolution, args.max_samples, args.tracks, args.max_tracks, args.seconds)
         print(f"written to {r['out']}")
         return 0
     if args.command == "benchmark":

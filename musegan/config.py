@@ -16,6 +16,8 @@ from .errors import MuseganError
 
 @dataclass
 class DataConfig:
+    kind: str = "midi"  # midi (symbolic: MIDI, MusicXML, ABC, Humdrum) | audio (WAV, FLAC, OGG)
+    # symbolic corpora
     resolution: int = 4  # steps per quarter note
     tracks: str = "lpd5"  # lpd5 | merge | keep
     max_tracks: int = 4  # rows kept in mode "keep"
@@ -27,6 +29,14 @@ class DataConfig:
     steps_per_bar: int = 0  # 0: from the corpus's most common time signature
     transpose: int = 5  # random transposition of up to +-N semitones while training
     valid_percent: float = 10.0
+    # audio corpora: log-magnitude spectrograms (see representations/spectrogram.py)
+    sample_rate: int = 44100  # every file is resampled to this rate
+    channels: int = 1  # 1 mixes down to mono; N keeps N channels (mono files copied, extra channels dropped)
+    spectrogram: str = "mel"  # mel | stft (linear frequency)
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    window_frames: int = 128  # training window in spectrogram frames (128 x 512 / 44100 = 1.49 s)
 
 
 @dataclass
@@ -43,8 +53,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     valid_every: int = 250
     valid_batches: int = 20
-    samples: int = 2  # MIDI samples written at each checkpoint
+    samples: int = 2  # samples (MIDI, or WAV for audio) written at each checkpoint
     sample_bars: int = 8
+    sample_seconds: float = 3.0  # audio samples
     num_workers: int = 0
     workers: int = 0  # processes for corpus preparation (0: all cores)
 
@@ -60,7 +71,7 @@ class RunConfig:
         if self.model_config is None:
             from .models import model_config_class
 
-            self.model_config = model_config_class(self.model)()
+            self.model_config = model_config_class(self.model, self.data.kind)()
 
     def to_dict(self) -> dict:
         return {
@@ -75,11 +86,12 @@ class RunConfig:
         from .models import model_config_class
 
         name = d.get("model", "lstm")
+        data = from_plain(DataConfig, d.get("data", {}))
         return cls(
             model=name,
-            data=from_plain(DataConfig, d.get("data", {})),
+            data=data,
             train=from_plain(TrainConfig, d.get("train", {})),
-            model_config=from_plain(model_config_class(name), d.get("model_config", {})),
+            model_config=from_plain(model_config_class(name, data.kind), d.get("model_config", {})),
         )
 
     def apply_overrides(self, overrides: list[str]) -> "RunConfig":

@@ -1,9 +1,12 @@
-"""Checkpoint -> samples -> MIDI. The Python API for composition scripts::
+"""Checkpoint -> samples -> MIDI or audio. The Python API for composition scripts::
 
     import musegan
     model = musegan.load("runs/mine")
     pm = model.generate(bars=16, seed=0, temperature=1.0, primer="intro.mid")
     pm.write("song.mid")
+
+    sound = musegan.load("runs/wavs-lstm")        # a model trained on a folder of WAV files
+    y, sr = sound.generate(seconds=4, seed=0)     # float32 waveform, 44100
 """
 from __future__ import annotations
 
@@ -15,10 +18,12 @@ import torch
 from .config import RunConfig
 from .data.dataset import frame_spec
 from .errors import MuseganError
+from .io.audio import write_wav
 from .io.checkpoint import find_checkpoint, load_checkpoint
 from .io.midi import read_primer, to_pretty_midi, write_pretty_midi
 from .models import build_model
 from .representations.pianoroll import END, START, TRACK, PITCH, Song, Track, frames_to_notes, map_tracks, notes_to_frames
+from .representations.spectrogram import from_spectrogram, griffin_lim, mel_to_linear
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -39,16 +44,6 @@ class MusicModel:
         self.model, self.config, self.info = model.eval(), config, info
         self.tracks = [Track.from_dict(t) for t in info["tracks"]]
         self.spec = frame_spec(config.data, len(self.tracks))
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict, device="cpu", path="checkpoint") -> "MusicModel":
-        config = RunConfig.from_dict(ckpt["config"])
-        model = build_model(config.model, config.model_config)
-        try:
-            model.load_state_dict(ckpt["model"])
-        except RuntimeError as e:
-            raise MuseganError(f"{path}: weights do not fit the model in its config ({str(e).splitlines()[0]})") from None
-        return cls(model.to(resolve_device(device)), config, ckpt["info"])
 
     @property
     def steps_per_bar(self) -> int:
@@ -92,17 +87,77 @@ class MusicModel:
         return to_pretty_midi(self.generate_song(bars, seed, temperature, primer))
 
 
-def load(run, device: str = "cpu") -> MusicModel:
-    """Load a trained model from a run folder or a checkpoint file."""
+class AudioModel:
+    """A trained model of spectrogram frames, with what it needs to speak audio: the
+    corpus's spectrogram settings and normalization (``info["stats"]``)."""
+
+    def __init__(self, model, config: RunConfig, info: dict):
+        self.model, self.config, self.info = model.eval(), config, info
+        self.stats = info["stats"]
+
+    @property
+    def sr(self) -> int:
+        return int(self.stats["sr"])
+
+    def generate_spectrogram(self, seconds: float = 4.0, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
+        """Sample ``seconds`` of normalized log-spectrogram: ``(channels, n_bins, n_frames)``."""
+        if not seconds > 0:
+            raise MuseganError(f"seconds={seconds}: expected more than 0")
+        if temperature < 0:
+            raise MuseganError(f"temperature={temperature}: expected >= 0")
+        n_frames = 1 + -(-int(round(seconds * self.sr)) // self.stats["hop_length"])  # an STFT of that many samples
+        device = next(self.model.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(int(seed))
+        frames = self.model.generate(1, n_frames, temperature=temperature, generator=gen)[0]  # (T, C * bins)
+        return frames.reshape(n_frames, self.stats["channels"], self.stats["n_bins"]).permute(1, 2, 0)
+
+    def generate(self, seconds: float = 4.0, seed: int = 0, temperature: float = 1.0, n_iter: int = 32):
+        """Sample audio; returns ``(y, sr)``: ``y`` float32 ``(n,)`` (mono) or
+        ``(channels, n)``, at ``sr`` = 44100 by default. The spectrogram is decoded by
+        fast Griffin-Lim with ``n_iter`` iterations (after a least-squares mel inverse)."""
+        S = self.generate_spectrogram(seconds, seed, temperature)
+        y = spectrogram_to_audio(S, self.stats, n_iter, seed, length=int(round(seconds * self.sr))).numpy()
+        return (y[0] if y.shape[0] == 1 else y), self.sr
+
+
+def spectrogram_to_audio(S: torch.Tensor, stats: dict, n_iter: int = 32, seed: int = 0,
+                         length: int | None = None) -> torch.Tensor:
+    """Normalized log-spectrogram ``(..., n_bins, frames)`` -> waveform ``(..., length)``
+    (default ``(frames - 1) * hop_length``), peak-limited to 0.99."""
+    mag = from_spectrogram(S, stats)
+    if stats["kind"] == "mel":
+        mag = mel_to_linear(mag, stats["sr"], stats["n_fft"])
+    y = griffin_lim(mag, n_iter, n_fft=stats["n_fft"], hop_length=stats["hop_length"], length=length, seed=seed)
+    peak = float(y.abs().max()) if y.numel() else 0.0
+    return y * (0.99 / peak) if peak > 0.99 else y
+
+
+def make_player(model, config: RunConfig, info: dict) -> MusicModel | AudioModel:
+    """The model with its decoder: :class:`AudioModel` for audio runs, else :class:`MusicModel`."""
+    return (AudioModel if config.data.kind == "audio" else MusicModel)(model, config, info)
+
+
+def load(run, device: str = "cpu") -> MusicModel | AudioModel:
+    """Load a trained model from a run folder or a checkpoint file: a :class:`MusicModel`
+    (``generate(bars=...)`` gives MIDI) or, for audio runs, an :class:`AudioModel`
+    (``generate(seconds=...)`` gives ``(y, sr)``)."""
     path = find_checkpoint(run)
-    return MusicModel.from_checkpoint(load_checkpoint(path), device, path)
+    ckpt = load_checkpoint(path)
+    config = RunConfig.from_dict(ckpt["config"])
+    model = build_model(config.model, config.model_config)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise MuseganError(f"{path}: weights do not fit the model in its config ({str(e).splitlines()[0]})") from None
+    return make_player(model.to(resolve_device(device)), config, ckpt["info"])
 
 
-def generate_files(run, out, num: int = 1, bars: int = 16, seed: int = 0, temperature: float = 1.0,
-                   primer=None, device: str = "cpu") -> list[Path]:
+def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 0, temperature: float = 1.0,
+                   primer=None, device: str = "cpu", seconds: float | None = None) -> list[Path]:
     """Write ``num`` MIDI files (or WAV files, rendered at 44.1 kHz, when ``out`` ends in
-    .wav); file ``i`` uses seed ``seed + i`` (``out`` itself when ``num`` is 1, else
-    ``out`` with ``-i`` before the suffix)."""
+    .wav) of ``bars`` bars (default 16); from an audio run, WAV files of ``seconds``
+    seconds (default 4). File ``i`` uses seed ``seed + i`` (``out`` itself when ``num``
+    is 1, else ``out`` with ``-i`` before the suffix)."""
     out = Path(out)
     if out.suffix.lower() not in (".mid", ".midi", ".wav"):
         raise MuseganError(f"--out {out}: expected a .mid or .wav file")
@@ -110,11 +165,21 @@ def generate_files(run, out, num: int = 1, bars: int = 16, seed: int = 0, temper
         raise MuseganError(f"--num {num}: expected at least 1")
     model = load(run, device)
     paths = [out] if num == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(num)]
+    if isinstance(model, AudioModel):
+        if out.suffix.lower() != ".wav":
+            raise MuseganError(f"--out {out}: {run} is an audio model; expected a .wav file")
+        if bars is not None or primer is not None:
+            raise MuseganError(f"{run} is an audio model: give its length with --seconds (no --bars, no --primer)")
+        for i, path in enumerate(paths):
+            write_wav(path, *model.generate(4.0 if seconds is None else seconds, seed + i, temperature))
+        return paths
+    if seconds is not None:
+        raise MuseganError(f"{run} is a symbolic model: give its length with --bars, not --seconds")
+    bars = 16 if bars is None else bars
     synth = "auto"  # warns once if FluidSynth is missing, then the same synthesizer for every file
     for i, path in enumerate(paths):
         pm = model.generate(bars, seed + i, temperature, primer)
         if path.suffix.lower() == ".wav":
-            from .io.audio import write_wav
             from .render import SAMPLE_RATE, fluidsynth_available, render_midi
 
             write_wav(path, render_midi(pm, SAMPLE_RATE, synth=synth), SAMPLE_RATE)

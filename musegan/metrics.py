@@ -24,6 +24,33 @@ def frequency_baseline_nll(train: torch.Tensor, valid: torch.Tensor, eps: float 
     return float(bernoulli_nll(p, valid, eps).mean())
 
 
+def gaussian_baseline_nll(train: torch.Tensor, valid: torch.Tensor) -> float:
+    """The baseline of continuous frames: NLL per frame (nats, a density) of ``valid
+    (N, F)`` when every feature is an independent Gaussian with its mean and standard
+    deviation in ``train (M, F)``."""
+    mean, std = train.double().mean(0), train.double().std(0).clamp_min(1e-3)
+    z = (valid.double() - mean) / std
+    return float((0.5 * z * z + std.log() + 0.5 * math.log(2 * math.pi)).sum(-1).mean())
+
+
+# ------------------------------------------------------------------ audio metrics
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two sets of feature vectors ``a (N,
+    D)`` and ``b (M, D)``: ``|mu_a - mu_b|^2 + Tr(C_a + C_b - 2 (C_a C_b)^(1/2))``.
+    On log-mel frames this is a Frechet distance on log-mel statistics, not FAD (which
+    embeds audio with a pretrained network first)."""
+    from scipy import linalg
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    root = linalg.sqrtm(ca @ cb)
+    if np.iscomplexobj(root):
+        root = root.real  # numerical noise of a near-singular product
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(ca) + np.trace(cb) - 2 * np.trace(root))
+
+
 # ------------------------------------------------------------------ musical metrics
 #
 # Pure functions of piano-rolls: ``roll`` is one track ``(steps, 128)`` or several

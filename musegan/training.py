@@ -22,18 +22,20 @@ from pathlib import Path
 
 import torch
 
-from .config import RunConfig
+from .config import DataConfig, RunConfig
+from .data.audio import SpectrogramDataset, corpus_stats, spectrogram_settings
 from .data.dataset import PreparedCorpus, WindowDataset, bar_steps, frame_spec
 from .data.default_corpus import default_corpus_config, default_corpus_files
-from .data.prepare import prepare_corpus, skipped_warning
+from .data.prepare import corpus_kind, prepare_corpus, skipped_warning
 from .errors import MuseganError, warn
-from .generation import MusicModel, resolve_device
+from .generation import make_player, resolve_device
 from .io.checkpoint import load_checkpoint, save_checkpoint
+from .io.audio import write_wav
 from .io.files import CsvLog, atomic_write_json
 from .io.midi import write_midi
-from .metrics import frequency_baseline_nll
+from .metrics import frequency_baseline_nll, gaussian_baseline_nll
 from .models import build_model
-from .models.base import cosine_lr, n_parameters, set_lr
+from .models.base import HEADS, cosine_lr, n_parameters, set_lr
 
 
 def cache_root() -> Path:
@@ -73,7 +75,13 @@ def load_corpus(corpus, config: RunConfig, log=print, progress=True) -> Prepared
 def make_config(model: str = "lstm", corpus=None, overrides=(), **train) -> RunConfig:
     """The config of a new run: the default corpus's settings when ``corpus`` is None,
     then ``--set`` overrides, then named train settings (``steps=...``) that are not None."""
-    config = default_corpus_config(model) if corpus is None else RunConfig(model=model)
+    if corpus is None:
+        config = default_corpus_config(model)
+    else:
+        kind = corpus_kind(corpus)
+        config = RunConfig(model=model, data=DataConfig(kind=kind))
+        if kind == "audio" and hasattr(config.model_config, "head"):
+            config.model_config.head = "gaussian"
     for key, value in getattr(config.model_config, "train_defaults", {}).items():  # a family's own (the GAN's)
         setattr(config.train, key, value)
     config.apply_overrides(list(overrides))
@@ -128,20 +136,20 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
     torch.manual_seed(tc.seed)
 
     data = load_corpus(corpus, config, log, progress)
+    if data.kind != config.data.kind:
+        raise MuseganError(f"{corpus}: a prepared {data.kind} corpus, but the run is set up for {config.data.kind}")
     info = state["info"] if state else _data_info(data, config)
-    spec = frame_spec(config.data, len(info["tracks"]))
-    window = config.data.window_bars * info["steps_per_bar"]
     train_songs, valid_songs = data.split(config.data.valid_percent)
-    drums = [k for k, t in enumerate(info["tracks"]) if t["is_drum"]]
-    train_set = WindowDataset(data, train_songs, spec, window, info["steps_per_bar"],
-                              config.data.transpose, drums, tc.seed)
-    valid_set = WindowDataset(data, valid_songs, spec, window, window)
+    train_set, valid_set, plain, from_data = _datasets(data, config, info, train_songs, valid_songs)
+    window = plain.window
     if len(train_set) == 0:
         raise MuseganError(f"{corpus or 'default corpus'}: no song is long enough for one bar")
 
     mc = config.model_config
-    from_data = {"n_features": spec.n_features, "steps_per_bar": info["steps_per_bar"], "n_tracks": spec.n_tracks,
-                 "n_channels": spec.n_channels, "n_pitches": spec.n_pitches, "n_bars": config.data.window_bars}
+    head = getattr(mc, "head", None)
+    if head is not None and HEADS.get(head, "binary") != ("continuous" if data.kind == "audio" else "binary"):
+        raise MuseganError(f"model.head={head} does not fit a {data.kind} corpus "
+                           f"({'gaussian' if data.kind == 'audio' else 'bernoulli or nade'})")
     for key, value in from_data.items():
         if hasattr(mc, key) and not getattr(mc, key):
             setattr(mc, key, value)
@@ -161,7 +169,7 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", config.to_dict())
     log(f"{config.model}: {n_parameters(model):,} parameters on {device}; {len(train_songs)} train / "
-        f"{len(valid_songs)} valid songs, {len(train_set)} windows of {window} steps; {spec.n_features} features")
+        f"{len(valid_songs)} valid songs, {len(train_set)} windows of {window} steps; {from_data['n_features']} features")
 
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=tc.batch_size, sampler=_EpochSampler(len(train_set), tc.seed, step * tc.batch_size),
@@ -191,16 +199,17 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
         return total / frames if frames else math.nan
 
     if state is None:  # a new run: the frequency baseline, and the model's output biases start there
-        plain = WindowDataset(data, train_songs, spec, window, window)
         train_frames = torch.cat([plain[i] for i in range(0, len(plain), max(1, len(plain) // 2000))])
         if hasattr(model, "init_from_data"):
             model.init_from_data(train_frames[None].to(device))
         valid_frames = [b.flatten(0, 1) for b in valid_batches()]
         if valid_frames:
-            baseline = frequency_baseline_nll(train_frames, torch.cat(valid_frames))
+            audio = data.kind == "audio"
+            baseline = (gaussian_baseline_nll if audio else frequency_baseline_nll)(train_frames, torch.cat(valid_frames))
             info["baseline_valid_nll"] = round(baseline, 4)
+            what = "Gaussians (mean, std)" if audio else "frequencies"
             log(f"validation: {sum(len(b) for b in valid_frames) // window} windows; NLL per frame of independent "
-                f"per-feature frequencies (the baseline to beat): {baseline:.3f}")
+                f"per-feature {what} (the baseline to beat): {baseline:.3f}")
 
     def checkpoint(valid_nll: float) -> None:
         nonlocal best
@@ -213,10 +222,13 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
         payload["optimizers"] = {k: o.state_dict() for k, o in optimizers.items()}
         payload["rng"] = torch.get_rng_state()
         save_checkpoint(ckpt_path, payload)
-        music = MusicModel(model, config, info)
+        player = make_player(model, config, info)
         for i in range(tc.samples):
-            song = music.generate_song(tc.sample_bars, seed=i)
-            write_midi(out / "samples" / f"step{step:06d}-{i}.mid", song)
+            if data.kind == "audio":
+                y, sr = player.generate(seconds=tc.sample_seconds, seed=i)
+                write_wav(out / "samples" / f"step{step:06d}-{i}.wav", y, sr)
+            else:
+                write_midi(out / "samples" / f"step{step:06d}-{i}.mid", player.generate_song(tc.sample_bars, seed=i))
         model.train()
 
     from tqdm.auto import tqdm
@@ -262,7 +274,34 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
     return out
 
 
+def _datasets(data: PreparedCorpus, config: RunConfig, info: dict, train_songs, valid_songs):
+    """The training set (random windows), the validation set and a plain training set
+    (fixed windows: data statistics), and the sizes a model takes from the data."""
+    d, seed = config.data, config.train.seed
+    if data.kind == "audio":
+        stats, window = info["stats"], d.window_frames
+        sets = (SpectrogramDataset(data, train_songs, window, max(1, window // 2), stats, jitter=True, seed=seed),
+                SpectrogramDataset(data, valid_songs, window, window, stats),
+                SpectrogramDataset(data, train_songs, window, window, stats))
+        from_data = {"n_features": stats["channels"] * stats["n_bins"], "steps_per_bar": 0,
+                     "n_bins": stats["n_bins"], "n_channels": stats["channels"], "n_frames": window}
+        return (*sets, from_data)
+    spec = frame_spec(d, len(info["tracks"]))
+    window = d.window_bars * info["steps_per_bar"]
+    drums = [k for k, t in enumerate(info["tracks"]) if t["is_drum"]]
+    sets = (WindowDataset(data, train_songs, spec, window, info["steps_per_bar"], d.transpose, drums, seed),
+            WindowDataset(data, valid_songs, spec, window, window),
+            WindowDataset(data, train_songs, spec, window, window))
+    from_data = {"n_features": spec.n_features, "steps_per_bar": info["steps_per_bar"], "n_tracks": spec.n_tracks,
+                 "n_channels": spec.n_channels, "n_pitches": spec.n_pitches, "n_bars": d.window_bars}
+    return (*sets, from_data)
+
+
 def _data_info(data: PreparedCorpus, config: RunConfig) -> dict:
+    if data.kind == "audio":
+        stats = corpus_stats(data.entries, spectrogram_settings(config.data))
+        seconds = sum(e["seconds"] for e in data.entries)
+        return {"kind": "audio", "stats": stats, "corpus_files": len(data), "corpus_seconds": round(seconds, 2)}
     num, den = data.time_signature()
     return {
         "tracks": [t.to_dict() for t in data.track_template()],

@@ -40,7 +40,7 @@ class PreparedCorpus:
             raise MuseganError(f"{path}: not a musegan corpus manifest")
         self.manifest = manifest
         self.entries = [e for e in manifest["files"] if e["status"] == "ok"]
-        self.resolution = int(manifest["encoding"]["resolution"])
+        self.resolution = int(manifest["encoding"].get("resolution", 0))
         self._shards: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -49,12 +49,22 @@ class PreparedCorpus:
     def __getstate__(self):  # memory maps are reopened in each DataLoader worker
         return {**self.__dict__, "_shards": {}}
 
-    def notes(self, i: int) -> np.ndarray:
+    @property
+    def kind(self) -> str:
+        """``midi`` (notes) or ``audio`` (spectrogram frames)."""
+        return self.manifest["encoding"].get("kind", "midi")
+
+    def rows(self, i: int) -> np.ndarray:
+        """File ``i``'s rows of its shard: notes ``(n, 5)`` int32, or audio frames
+        ``(n_frames, channels * n_bins)`` float16 (a memory map: copy what you keep)."""
         e = self.entries[i]
         shard = self._shards.get(e["shard"])
         if shard is None:
             shard = self._shards[e["shard"]] = load_npy(self.root / "shards" / e["shard"])
-        return np.asarray(shard[e["offset"] : e["offset"] + e["n_notes"]])
+        return shard[e["offset"] : e["offset"] + e.get("n_notes", e.get("n_frames"))]
+
+    def notes(self, i: int) -> np.ndarray:
+        return np.asarray(self.rows(i))
 
     def song(self, i: int) -> Song:
         e = self.entries[i]

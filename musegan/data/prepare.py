@@ -1,4 +1,5 @@
-"""Corpus preparation: a folder of music files -> shards of notes and a manifest.
+"""Corpus preparation: a folder of music files -> shards of notes (or, for audio,
+spectrogram frames: see ``audio.py``) and a manifest.
 
 ``prepare_corpus(sources, out_dir, data_config)`` reads every file in parallel
 processes, maps its tracks, and writes
@@ -30,26 +31,36 @@ import numpy as np
 from ..config import DataConfig
 from ..errors import MuseganError
 from ..io.files import atomic_save_npy, atomic_write_json, read_json
+from ..io.audio import AUDIO_SUFFIXES
 from ..io.midi import MUSIC_SUFFIXES, UnreadableFile, read_song
 from ..representations.pianoroll import map_tracks
+from .audio import encode_audio_file
 
 FORMAT = "musegan-corpus"
 VERSION = 1
 READER_VERSION = 2  # raise when readers change what they make of a file: caches are redone
 SHARD_FILES = 1000  # source files per shard
-ENCODING_KEYS = ("resolution", "tracks", "max_tracks", "track_names")
+ENCODING_KEYS = {
+    "midi": ("resolution", "tracks", "max_tracks", "track_names"),
+    "audio": ("sample_rate", "channels", "spectrogram", "n_fft", "hop_length", "n_mels"),
+}
+SUFFIXES = {"midi": MUSIC_SUFFIXES, "audio": AUDIO_SUFFIXES}
 
 
 def encoding_of(config: DataConfig) -> dict:
     """The part of the data config that changes what prepare writes."""
-    enc = {k: getattr(config, k) for k in ENCODING_KEYS}
-    enc["track_names"] = list(enc["track_names"])
+    if config.kind not in ENCODING_KEYS:
+        raise MuseganError(f"data.kind={config.kind!r}: expected midi or audio")
+    enc = {"kind": config.kind, **{k: getattr(config, k) for k in ENCODING_KEYS[config.kind]}}
+    if "track_names" in enc:
+        enc["track_names"] = list(enc["track_names"])
     enc["reader"] = READER_VERSION
     return enc
 
 
-def list_music_files(source) -> list[Path]:
-    """Music files under a folder (recursively), or a file list as given."""
+def list_music_files(source, kind: str = "midi") -> list[Path]:
+    """Music files (``kind`` midi: symbolic; audio: WAV, FLAC, OGG) under a folder
+    (recursively), or a file list as given."""
     if isinstance(source, (list, tuple)):
         return [Path(p) for p in source]
     source = Path(source)
@@ -57,10 +68,27 @@ def list_music_files(source) -> list[Path]:
         raise MuseganError(f"{source}: no such folder")
     if source.is_file():
         return [source]
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in MUSIC_SUFFIXES and p.is_file())
+    suffixes = SUFFIXES[kind]
+    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
     if not files:
-        raise MuseganError(f"{source}: no music files in this folder (looked for {', '.join(MUSIC_SUFFIXES)})")
+        raise MuseganError(f"{source}: no {'audio' if kind == 'audio' else 'music'} files in this folder "
+                           f"(looked for {', '.join(suffixes)})")
     return files
+
+
+def corpus_kind(source) -> str:
+    """``audio`` for a folder that holds more audio files than symbolic ones (or a
+    prepared audio corpus), else ``midi``."""
+    source = Path(source)
+    if (source / "manifest.json").is_file():
+        return _load_manifest(source / "manifest.json").get("encoding", {}).get("kind", "midi")
+    if not source.is_dir():
+        return "audio" if source.suffix.lower() in AUDIO_SUFFIXES else "midi"
+    counts = {kind: 0 for kind in SUFFIXES}
+    for p in source.rglob("*"):
+        for kind, suffixes in SUFFIXES.items():
+            counts[kind] += p.suffix.lower() in suffixes
+    return "audio" if counts["audio"] > counts["midi"] else "midi"
 
 
 def prepare_corpus(source, out_dir, config: DataConfig | None = None, workers: int = 0,
@@ -69,7 +97,7 @@ def prepare_corpus(source, out_dir, config: DataConfig | None = None, workers: i
     manifest. ``workers`` 0 means one process per core."""
     config = config or DataConfig()
     out_dir = Path(out_dir)
-    files = list_music_files(source)
+    files = list_music_files(source, config.kind)
     encoding = encoding_of(config)
     enc_hash = hashlib.sha1(json.dumps(encoding, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -140,8 +168,9 @@ def encode_file(path: str, config: DataConfig):
 
 def _work(args):
     path, key, config = args
+    encode = encode_audio_file if config.kind == "audio" else encode_file
     try:
-        notes, header = encode_file(path, config)
+        notes, header = encode(path, config)
         return path, key, notes, header, ""
     except UnreadableFile as e:
         return path, key, None, None, str(e)
@@ -173,12 +202,13 @@ def _write_shard(results, out_dir: Path, entries: dict) -> None:
         if notes is None:
             entries[path] = {"path": path, "status": "skipped", "reason": reason, "key": key}
             continue
+        size = {} if "n_frames" in header else {"n_notes": int(len(notes))}  # audio headers count their frames
         entries[path] = {"path": path, "status": "ok", "reason": "", "key": key, "shard": shard,
-                         "offset": offset, "n_notes": int(len(notes)), **header}
+                         "offset": offset, **size, **header}
         arrays.append(notes)
         offset += len(notes)
     if ok:
-        atomic_save_npy(out_dir / "shards" / shard, np.concatenate(arrays).astype(np.int32))
+        atomic_save_npy(out_dir / "shards" / shard, np.concatenate(arrays))  # int32 notes or float16 frames
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -217,8 +247,11 @@ def _remove_unused_shards(out_dir: Path, files: list) -> None:
 
 def _summary(files: list) -> dict:
     ok = [e for e in files if e["status"] == "ok"]
+    if ok and "n_frames" in ok[0]:
+        return {"files": len(files), "ok": len(ok), "skipped": len(files) - len(ok),
+                "frames": int(sum(e["n_frames"] for e in ok)), "seconds": round(sum(e["seconds"] for e in ok), 2)}
     return {"files": len(files), "ok": len(ok), "skipped": len(files) - len(ok),
-            "notes": int(sum(e["n_notes"] for e in ok)), "steps": int(sum(e["n_steps"] for e in ok))}
+            "notes": int(sum(e.get("n_notes", 0) for e in ok)), "steps": int(sum(e.get("n_steps", 0) for e in ok))}
 
 
 def _chunks(items, size):

@@ -55,17 +55,62 @@ class BernoulliHead(nn.Module):
         return torch.bernoulli(p, generator=generator)
 
 
+class GaussianHead(nn.Module):
+    """Continuous frames (audio: normalized log-spectrogram frames): every feature an
+    independent Gaussian given the state, with its own mean and scale."""
+
+    MIN_LOG_SCALE = -7.0
+
+    def __init__(self, hidden_size: int, n_features: int):
+        super().__init__()
+        self.n_features = n_features
+        self.proj = nn.Linear(hidden_size, 2 * n_features)
+
+    @torch.no_grad()
+    def init_from_data(self, mean_frame: torch.Tensor, std_frame: torch.Tensor | None = None) -> None:
+        """Start from the data's per-feature mean and standard deviation."""
+        self.proj.bias[: self.n_features].copy_(mean_frame.float())
+        if std_frame is not None:
+            self.proj.bias[self.n_features:].copy_(std_frame.float().clamp_min(1e-3).log())
+
+    def params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_scale = self.proj(h).float().chunk(2, dim=-1)
+        return mean, log_scale.clamp_min(self.MIN_LOG_SCALE)
+
+    def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` NLL per frame in nats (a density:
+        it can be negative)."""
+        mean, log_scale = self.params(h)
+        z = (x.float() - mean) * torch.exp(-log_scale)
+        return (0.5 * z * z + log_scale + 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None) -> torch.Tensor:
+        """``(B, H)`` -> ``(B, F)``: the mean plus ``temperature`` times the scale times
+        standard normal noise (0: the mean)."""
+        mean, log_scale = self.params(h)
+        if temperature <= 0:
+            return mean
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        return mean + temperature * torch.exp(log_scale) * noise
+
+
+HEADS = {"bernoulli": "binary", "nade": "binary", "gaussian": "continuous"}
+
+
 def make_head(config, hidden_size: int) -> nn.Module:
     """The output head a family's config names: ``head = "bernoulli"`` (independent
-    notes) or ``"nade"`` (the notes of a frame modelled jointly, see ``nade.py``)."""
+    notes), ``"nade"`` (the notes of a frame modelled jointly, see ``nade.py``), or
+    ``"gaussian"`` (continuous frames: audio)."""
     kind = getattr(config, "head", "bernoulli")
     if kind == "bernoulli":
         return BernoulliHead(hidden_size, config.n_features)
+    if kind == "gaussian":
+        return GaussianHead(hidden_size, config.n_features)
     if kind == "nade":
         from .nade import NADEHead
 
         return NADEHead(hidden_size, config.n_features, config.head_hidden)
-    raise MuseganError(f"model.head={kind!r}: expected bernoulli or nade")
+    raise MuseganError(f"model.head={kind!r}: expected {', '.join(HEADS)}")
 
 
 def position_features(t0: int, length: int, steps_per_bar: int, device=None) -> torch.Tensor:
@@ -116,7 +161,11 @@ class FrameModel(nn.Module):
 
     def init_from_data(self, batch: torch.Tensor) -> None:
         """Called once on a new run with a batch of training data ``(B, T, F)``."""
-        self.head.init_from_data(batch.reshape(-1, batch.shape[-1]).mean(0))
+        frames = batch.reshape(-1, batch.shape[-1]).float()
+        if isinstance(self.head, GaussianHead):
+            self.head.init_from_data(frames.mean(0), frames.std(0))
+        else:
+            self.head.init_from_data(frames.mean(0))
 
     def configure_optimizers(self, train) -> dict:
         return {"model": torch.optim.AdamW(self.parameters(), lr=train.lr, weight_decay=train.weight_decay)}
@@ -148,7 +197,7 @@ class FrameModel(nn.Module):
     def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """Sample ``steps`` frames after an optional primer ``(T_p, F)``; returns
-        ``(n, T_p + steps, F)`` 0/1 frames on the CPU."""
+        ``(n, T_p + steps, F)`` frames (0/1, or values for a continuous head) on the CPU."""
         device = next(self.parameters()).device
         n_features = self.config.n_features
         primer = primer.to(device).float() if primer is not None else torch.zeros(0, n_features, device=device)
