@@ -50,6 +50,8 @@ def test_encoder_keeps_channels_by_config_and_refuses_silence(tmp_path):
     np.testing.assert_array_equal(frames[:, :257], frames[:, 257:])  # mono copied to both channels
     frames, _ = encode_audio_file(tone(tmp_path / "st.wav", channels=2), stereo)
     assert not np.array_equal(frames[:, :257], frames[:, 257:])
+    frames, header = encode_audio_file(tone(tmp_path / "click.wav", 0.01), AUDIO)  # 441 samples < n_fft / 2
+    assert frames.shape == (1 + (2048 // 2 + 1) // 512, 128) and np.isfinite(frames.astype(np.float32)).all()
     sf.write(tmp_path / "silent.wav", np.zeros(1000, np.float32), SR)
     with pytest.raises(UnreadableFile, match="silent"):
         encode_audio_file(tmp_path / "silent.wav", AUDIO)
@@ -76,27 +78,31 @@ def test_prepare_audio_folder_shards_manifest_stats_and_cache(tmp_path):
     assert [e.get("shard") for e in again["files"]] == [e.get("shard") for e in m["files"]]
 
 
-def test_spectrogram_windows_normalized_and_short_files_padded_with_silence(tmp_path):
+def test_spectrogram_windows_run_across_files_and_the_end_is_padded_with_silence(tmp_path):
     src = tmp_path / "wavs"
     src.mkdir()
-    tone(src / "short.wav", 0.2)
-    tone(src / "long.wav", 3.0, freq=300.0)
+    tone(src / "a_short.wav", 0.2)
+    tone(src / "b_long.wav", 3.0, freq=300.0)
     prepare_corpus(src, tmp_path / "prep", AUDIO, progress=False)
     corpus = PreparedCorpus(tmp_path / "prep")
     stats = corpus_stats(corpus.entries, spectrogram_settings(AUDIO))
-    short = [i for i, e in enumerate(corpus.entries) if e["path"].endswith("short.wav")][0]
-    ds = SpectrogramDataset(corpus, [short], 64, 32, stats)
-    x = ds[0]
-    n = corpus.entries[short]["n_frames"]
-    assert len(ds) == 1 and x.shape == (64, 128)
-    expect = (np.asarray(corpus.rows(short), np.float32) - stats["shift"]) / stats["scale"]
-    np.testing.assert_allclose(x[:n].numpy(), expect, rtol=1e-5, atol=1e-5)
+    a, b = (np.asarray(corpus.rows(i), np.float32) for i in (0, 1))
+    stream = (np.concatenate([a, b]) - stats["shift"]) / stats["scale"]
+    ds = SpectrogramDataset(corpus, [0, 1], 64, 32, stats)
+    assert len(ds) == (len(stream) - 64) // 32 + 1
+    for i in range(len(ds)):  # each window is the stream's, whichever files it spans
+        np.testing.assert_allclose(ds[i].numpy(), stream[32 * i:32 * i + 64], rtol=1e-5, atol=1e-5)
+    short = SpectrogramDataset(corpus, [0], 64, 32, stats)  # shorter than a window: silence after it
+    x, n = short[0].numpy(), len(a)
+    assert len(short) == 1 and x.shape == (64, 128)
+    np.testing.assert_allclose(x[:n], stream[:n], rtol=1e-5, atol=1e-5)
     silence = (np.log(stats["eps"]) - stats["shift"]) / stats["scale"]
-    np.testing.assert_allclose(x[n:].numpy(), silence, rtol=1e-6)
-    long = 1 - short
-    jit = SpectrogramDataset(corpus, [long], 64, 32, stats, jitter=True, seed=1)
-    assert len(jit) == (corpus.entries[long]["n_frames"] - 64) // 32 + 1
+    np.testing.assert_allclose(x[n:], silence, rtol=1e-6)
+    jit = SpectrogramDataset(corpus, [0, 1], 64, 32, stats, jitter=True, seed=1)
     assert torch.equal(jit[0], jit[0]) and not all(torch.equal(jit[i], jit[i + len(jit)]) for i in range(len(jit)))
+    for i in range(len(jit)):  # a window of the stream that starts within its hop
+        x = jit[i].numpy()
+        assert any(np.allclose(x, stream[s:s + 64], atol=1e-5) for s in range(32 * i, min(32 * i + 32, len(stream) - 63)))
 
 
 def test_gaussian_head_nll_is_the_normal_density_and_t0_is_the_mean():

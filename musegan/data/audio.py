@@ -69,31 +69,43 @@ def corpus_stats(entries: list, settings: dict) -> dict:
 
 class SpectrogramDataset(torch.utils.data.Dataset):
     """Windows of ``window`` frames ``(window, channels * n_bins)`` float32, normalized by
-    ``stats``. A window starts every ``hop`` frames; with ``jitter`` the start moves on
-    by a random 0 .. hop - 1 frames drawn from the item's own index (so an epoch is
-    reproducible: index ``i`` and ``i + len(self)`` are the same window with other
-    draws). A file shorter than the window gives one window padded with silence."""
+    ``stats``, cut from the *stream* of the given files played one after another (in
+    the given order). A corpus of one-shots (most of Sonic Pi's samples are under a
+    second) then teaches a model what follows the end of a sound: the next one, not
+    endless silence. A window starts every ``hop`` frames; with ``jitter`` the start
+    moves on by a random 0 .. hop - 1 frames drawn from the item's own index (so an
+    epoch is reproducible: index ``i`` and ``i + len(self)`` are the same window with
+    other draws). The end of the stream is padded with silence to a whole window."""
 
     def __init__(self, corpus, songs: list[int], window: int, hop: int, stats: dict, jitter: bool = False,
                  seed: int = 0):
-        self.corpus, self.window, self.hop, self.stats = corpus, window, hop, stats
+        self.corpus, self.songs, self.window, self.hop, self.stats = corpus, list(songs), window, hop, stats
         self.jitter, self.seed = jitter, seed
         self.silence = (np.log(stats["eps"]) - stats["shift"]) / stats["scale"]
-        items = []
-        for i in songs:
-            n = corpus.entries[i]["n_frames"]
-            items.extend((i, s, n) for s in range(0, max(n - window, 0) + 1, hop))
-        self.items = np.asarray(items, np.int64).reshape(-1, 3)
+        lengths = [corpus.entries[i]["n_frames"] for i in self.songs]
+        self.starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # stream offset of each file
+        total = int(self.starts[-1])
+        self.items = np.arange(0, max(total - window, 0) + 1, hop) if total else np.zeros(0, np.int64)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        song, start, n = (int(v) for v in self.items[index % len(self.items)])
-        if self.jitter and n > self.window:
+        start = int(self.items[index % len(self.items)])
+        total = int(self.starts[-1])
+        if self.jitter and total > self.window:
             rng = np.random.default_rng([self.seed, int(index)])
-            start = min(start + int(rng.integers(0, self.hop)), n - self.window)
-        rows = self.corpus.rows(song)[start:start + self.window].astype(np.float32)
-        out = np.full((self.window, rows.shape[1]), self.silence, np.float32)
-        out[: len(rows)] = (rows - self.stats["shift"]) / self.stats["scale"]
+            start = min(start + int(rng.integers(0, self.hop)), total - self.window)
+        out = np.full((self.window, self.width), self.silence, np.float32)
+        end = min(start + self.window, total)
+        k = int(np.searchsorted(self.starts, start, side="right")) - 1  # the file the window starts in
+        while k < len(self.songs) and self.starts[k] < end:
+            lo, hi = max(start, self.starts[k]), min(end, self.starts[k + 1])
+            rows = self.corpus.rows(self.songs[k])[lo - self.starts[k]:hi - self.starts[k]]
+            out[lo - start:hi - start] = (rows.astype(np.float32) - self.stats["shift"]) / self.stats["scale"]
+            k += 1
         return torch.from_numpy(out)
+
+    @property
+    def width(self) -> int:
+        return int(self.stats["channels"] * self.stats["n_bins"])

@@ -49,12 +49,21 @@ def istft(s: torch.Tensor, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, len
     return y.reshape(*shape[:-2], y.shape[-1])
 
 
+def _one_frame_at_least(y: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Centred frames reflect-pad by ``n_fft // 2``, which needs more samples than that:
+    a shorter signal is zero-padded to ``n_fft // 2 + 1`` first."""
+    if y.shape[-1] > n_fft // 2:
+        return y
+    return torch.nn.functional.pad(y, (0, n_fft // 2 + 1 - y.shape[-1]))
+
+
 def magnitude(y, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> torch.Tensor:
     """``|STFT|`` through ``torchaudio.transforms.Spectrogram``: ``(..., n)`` ->
-    ``(..., 1 + n_fft // 2, 1 + n // hop_length)``."""
+    ``(..., 1 + n_fft // 2, 1 + n // hop_length)`` (``n`` at least ``n_fft // 2 + 1``:
+    shorter signals are zero-padded to that)."""
     import torchaudio
 
-    y = _tensor(y)
+    y = _one_frame_at_least(_tensor(y), n_fft)
     t = torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop_length, power=1.0).to(y.device)
     return t(y)
 
@@ -88,12 +97,13 @@ def to_spectrogram(y, sr: int = SR, n_fft: int = N_FFT, hop_length: int = HOP_LE
     ``(..., 1 + n_fft // 2, frames)``) or its mel projection (``kind="mel"``:
     ``(..., n_mels, frames)``, through ``torchaudio.transforms.MelSpectrogram``).
     ``norm`` ``"meanstd"`` (zero mean, unit variance) or ``"minmax"`` (to [0, 1]) over
-    the whole input; ``stats`` (plain data: floats and settings) is what
+    the whole input; a signal of at most ``n_fft // 2`` samples is zero-padded to one
+    more (a single frame). ``stats`` (plain data: floats and settings) is what
     :func:`from_spectrogram` needs; pass a corpus's ``stats`` to normalize alike.
     """
     import torchaudio
 
-    y = _tensor(y)
+    y = _one_frame_at_least(_tensor(y), n_fft)
     if kind == "stft":
         m = magnitude(y, n_fft, hop_length)
     elif kind == "mel":
