@@ -360,29 +360,11 @@ class GANModel(nn.Module):
     def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float) -> dict:
         """One critic update on ``batch``; every ``n_critic``-th call, then one generator
         update (new latents, the same conditioning)."""
-        c = self.config
         real = self.to_phrases(batch.float())
         B, device = real.shape[0], real.device
         mask = self.random_mask(B, device)
-        with autocast():
-            with torch.no_grad():
-                fake = self.compose(real, mask, self.sample_latents(B, device))
-            d_real, d_fake = self.critic(real).float().mean(), self.critic(fake).float().mean()
-        gp = self.gradient_penalty(real, fake)  # in full precision
-        d_loss = d_fake - d_real + c.gp_weight * gp
-        _update(optimizers["critic"], d_loss, self.critic, grad_clip)
-        self.critic_steps += 1
-        if int(self.critic_steps) % c.n_critic == 0:
-            self.critic.requires_grad_(False)
-            try:
-                with autocast():
-                    g_loss = -self.critic(self.compose(real, mask, self.sample_latents(B, device))).float().mean()
-                _update(optimizers["generator"], g_loss, self.generator, grad_clip)
-            finally:
-                self.critic.requires_grad_(True)
-            self.last_g_loss.fill_(float(g_loss.detach()))
-        return {"loss": float(d_loss.detach()), "wasserstein": float((d_real - d_fake).detach()),
-                "gp": float(gp.detach()), "g_loss": float(self.last_g_loss)}
+        return wgan_gp_step(self, real, lambda: self.compose(real, mask, self.sample_latents(B, device)),
+                            optimizers, autocast, grad_clip)
 
     @torch.no_grad()
     def valid_step(self, batch: torch.Tensor, autocast) -> dict:
@@ -445,6 +427,33 @@ class GANModel(nn.Module):
             onset = (active * (1 - F.pad(active, (0, 0, 1, 0))[:, :, :-1])).view_as(roll)
             cells[..., 1, :] = torch.where(given[..., None, None], cells[..., 1, :], onset)
         return frames[:, :total].cpu()
+
+
+def wgan_gp_step(model: nn.Module, real: torch.Tensor, make_fake, optimizers: dict, autocast, grad_clip: float) -> dict:
+    """The WGAN-GP update of a GAN family (``model.critic``, ``model.generator``,
+    ``model.config.gp_weight`` / ``n_critic``, buffers ``critic_steps`` and
+    ``last_g_loss``): one critic update on ``real`` against ``make_fake()``; every
+    ``n_critic``-th call, then one generator update on a new ``make_fake()``."""
+    c = model.config
+    with autocast():
+        with torch.no_grad():
+            fake = make_fake()
+        d_real, d_fake = model.critic(real).float().mean(), model.critic(fake).float().mean()
+    gp = model.gradient_penalty(real, fake.float())  # in full precision
+    d_loss = d_fake - d_real + c.gp_weight * gp
+    _update(optimizers["critic"], d_loss, model.critic, grad_clip)
+    model.critic_steps += 1
+    if int(model.critic_steps) % c.n_critic == 0:
+        model.critic.requires_grad_(False)
+        try:
+            with autocast():
+                g_loss = -model.critic(make_fake()).float().mean()
+            _update(optimizers["generator"], g_loss, model.generator, grad_clip)
+        finally:
+            model.critic.requires_grad_(True)
+        model.last_g_loss.fill_(float(g_loss.detach()))
+    return {"loss": float(d_loss.detach()), "wasserstein": float((d_real - d_fake).detach()),
+            "gp": float(gp.detach()), "g_loss": float(model.last_g_loss)}
 
 
 def _update(opt, loss: torch.Tensor, module: nn.Module, grad_clip: float) -> None:

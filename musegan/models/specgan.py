@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MuseganError
-from .gan import GANModel, _update
+from .gan import GANModel, wgan_gp_step
 
 
 @dataclass
@@ -176,28 +176,10 @@ class SpecGANModel(nn.Module):
     def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float) -> dict:
         """One critic update on ``batch`` ``(B, n_frames, F)``; every ``n_critic``-th call,
         then one generator update (new latents)."""
-        c = self.config
         real = self.normalize(batch.float())
         B, device = real.shape[0], real.device
-        with autocast():
-            with torch.no_grad():
-                fake = self.generator(self.sample_latents((B,), device)).float()
-            d_real, d_fake = self.critic(real).float().mean(), self.critic(fake).float().mean()
-        gp = self.gradient_penalty(real, fake)  # in full precision
-        d_loss = d_fake - d_real + c.gp_weight * gp
-        _update(optimizers["critic"], d_loss, self.critic, grad_clip)
-        self.critic_steps += 1
-        if int(self.critic_steps) % c.n_critic == 0:
-            self.critic.requires_grad_(False)
-            try:
-                with autocast():
-                    g_loss = -self.critic(self.generator(self.sample_latents((B,), device))).float().mean()
-                _update(optimizers["generator"], g_loss, self.generator, grad_clip)
-            finally:
-                self.critic.requires_grad_(True)
-            self.last_g_loss.fill_(float(g_loss.detach()))
-        return {"loss": float(d_loss.detach()), "wasserstein": float((d_real - d_fake).detach()),
-                "gp": float(gp.detach()), "g_loss": float(self.last_g_loss)}
+        return wgan_gp_step(self, real, lambda: self.generator(self.sample_latents((B,), device)),
+                            optimizers, autocast, grad_clip)
 
     @torch.no_grad()
     def valid_step(self, batch: torch.Tensor, autocast) -> dict:
