@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Audio benchmark on Sonic Pi's CC0 samples (195 WAV files, 399 s): the representation's
+# round trip, one model per family trained on one CPU core, 4-second clips, and a Frechet
+# distance on log-mel statistics against the corpus. These are the commands behind
+# benchmarks/audio/README.md (run from the repository root).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+W=../shared/data/wav/sonic_pi_samples/samples
+R=benchmarks/audio/results
+mkdir -p "$R" samples/audio
+export OMP_NUM_THREADS=1
+python benchmarks/audio/round_trip.py --out "$R/round_trip.json"
+run() { taskset -c 0 musegan "$@"; }
+run train --corpus "$W" --model lstm --out runs/sonic-lstm --steps 800 --quiet --set model.hidden_size=128 \
+    --set model.dropout=0.3 --set train.checkpoint_every=100 --set train.valid_every=100
+run train --corpus "$W" --model conv --out runs/sonic-conv --steps 600 --quiet --set model.hidden_size=128 \
+    --set train.checkpoint_every=200 --set train.valid_every=100
+run train --corpus "$W" --model gan --out runs/sonic-gan --steps 1200 --batch-size 32 --quiet \
+    --set train.checkpoint_every=300
+for m in lstm conv; do  # best.pt (lowest validation NLL) and checkpoint.pt (the last step)
+  run evaluate runs/sonic-$m/best.pt --reference "$W" --num 32 --seconds 4 --temperature 1.0 --out "$R/eval-$m-best-t1.0.json"
+  run evaluate runs/sonic-$m/best.pt --reference "$W" --num 32 --seconds 4 --temperature 0.5 --out "$R/eval-$m-best-t0.5.json"
+  run evaluate runs/sonic-$m/checkpoint.pt --reference "$W" --num 32 --seconds 4 --temperature 1.0 --out "$R/eval-$m-checkpoint-t1.0.json"
+  run generate runs/sonic-$m/checkpoint.pt --out samples/audio/sonic-$m-4s-seed0.wav --seconds 4 --seed 0
+  run generate runs/sonic-$m --out samples/audio/sonic-$m-best-4s-seed0.wav --seconds 4 --seed 0
+done
+run evaluate runs/sonic-gan --reference "$W" --num 32 --seconds 4 --temperature 1.0 --out "$R/eval-gan-t1.0.json"
+run generate runs/sonic-gan --out samples/audio/sonic-gan-4s-seed0.wav --seconds 4 --seed 0
+run render samples/bach-lstm-16bars-seed0.mid --out samples/audio/bach-lstm-16bars-seed0-fluidsynth.wav
+run render samples/pop-lstm.mid --out samples/audio/pop-lstm-fluidsynth.wav
