@@ -10,6 +10,7 @@ from musegan.io.midi import (
     from_pretty_midi,
     read_midi,
     read_song,
+    read_songs,
     to_pretty_midi,
     write_midi,
 )
@@ -48,6 +49,23 @@ def test_read_write_read_keeps_every_note_on_real_corpora(data_dir, tmp_path, re
         assert_same(song, again)
         # and the dense form holds the same notes
         assert np.array_equal(song.to_multitrack().to_notes(), song.notes), f
+
+
+def test_reading_many_files_at_once_reads_each_as_alone(data_dir, tmp_path):
+    (tmp_path / "empty.mid").write_bytes(b"")
+    (tmp_path / "t.abc").write_text("X:1\nT:t\nM:3/4\nL:1/8\nQ:1/4=90\nK:D\nd2 f2 a2|-a2 g2 f2|\n")
+    files = corpus_files(data_dir)[::4] + [tmp_path / "empty.mid", tmp_path / "t.abc", tmp_path / "missing.mid"]
+    for resolution in (4, 24):
+        batch, reasons = read_songs(files, resolution)
+        for k, f in enumerate(files):
+            try:
+                alone = read_song(f, resolution, canonical=False)
+            except UnreadableFile as e:
+                assert reasons[k] == str(e) and batch.tracks[k] == [], f
+                continue
+            song = batch.song(k)
+            assert reasons[k] == "" and song.n_steps == alone.n_steps, f
+            assert_same(song, alone)
 
 
 def test_written_midi_has_tempo_time_signature_programs_names_and_drums_on_channel_10(data_dir, tmp_path):

@@ -1,14 +1,16 @@
+import hashlib
 import json
 import os
 
 import numpy as np
+import pretty_midi
 import pytest
 
 import musegan.data.prepare as prep
 from musegan.config import DataConfig
 from musegan.data.dataset import PreparedCorpus
 from musegan.errors import MuseganError
-from musegan.io.midi import read_song
+from musegan.io.midi import UnreadableFile, read_song
 from musegan.representations.pianoroll import map_tracks
 
 from conftest import link_files
@@ -57,6 +59,89 @@ def test_prepared_notes_equal_a_direct_read(corpus, tmp_path):
     assert [t.name for t in data.track_template()] == ["Drums", "Piano", "Guitar", "Bass", "Strings"]
 
 
+# What encode_file gave for these files before prepare read MIDI files in batches
+# (READER_VERSION 2): a digest over every file's notes and header, or its skip reason.
+ENCODINGS = {
+    "lpd5": (DataConfig(), "1d3fcebe6a5b1989"),
+    "merge": (DataConfig(tracks="merge", resolution=12), "4ffc4a311627e2ce"),
+    "keep": (DataConfig(tracks="keep", max_tracks=3, resolution=24), "e77eea5163c018af"),
+    "names": (DataConfig(tracks="keep", track_names=("piano", "bass", "drum", "guitar")), "80eb3c7b8521a2d9"),
+}
+
+
+def encoded_files(data_dir):
+    m = data_dir / "midi"
+    return (sorted((m / "pop_multitrack" / "midis").glob("*.mid")) + sorted((m / "game_piano" / "midi_songs").glob("*.mid"))
+            + prep.list_music_files(m / "nottingham" / "MIDI")[::10])
+
+
+def digest(data_dir, results) -> str:
+    """``results``: per file ``(path, notes, header)``, or ``(path, None, reason)``."""
+    h = hashlib.sha256()
+    for path, notes, header in results:
+        h.update(str(path.relative_to(data_dir)).encode())
+        if notes is None:
+            h.update(f"skipped: {header}".encode())
+        else:
+            h.update(np.ascontiguousarray(notes, dtype=np.int32).tobytes() + json.dumps(header, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def odd_files(data_dir, corpus, folder):
+    """Files that are skipped, or that take another way (a score through music21)."""
+    folder.mkdir()
+    song = (data_dir / "midi" / "pop_multitrack" / "midis" / "Aicha.mid").read_bytes()
+    (folder / "half.mid").write_bytes(song[: len(song) // 2])
+    silent = pretty_midi.PrettyMIDI()
+    silent.instruments.append(pretty_midi.Instrument(0))
+    silent.write(str(folder / "no_notes.mid"))
+    drums = pretty_midi.PrettyMIDI()
+    drums.instruments.append(pretty_midi.Instrument(0, is_drum=True))
+    drums.instruments[0].notes.append(pretty_midi.Note(100, 36, 0.0, 0.5))
+    drums.write(str(folder / "drums.mid"))
+    (folder / "tune.abc").write_text("X:1\nT:t\nM:3/4\nL:1/8\nQ:1/4=90\nK:D\nd2 f2 a2|-a2 g2 f2|\n")
+    return sorted(folder.iterdir()) + sorted(p for p in corpus.rglob("*.mid") if not p.is_symlink())
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_prepare_writes_what_encode_file_gives_and_gave(data_dir, corpus, tmp_path, encoding):
+    config, expected = ENCODINGS[encoding]
+    files = encoded_files(data_dir)
+    bad = odd_files(data_dir, corpus, tmp_path / "odd")
+    m = prep.prepare_corpus(files + bad, tmp_path / "out", config, workers=2, progress=False)
+    data = PreparedCorpus(tmp_path / "out")
+    written = {e["path"]: e for e in m["files"]}
+    ok = {e["path"]: i for i, e in enumerate(data.entries)}
+    results = []
+    for path in files + bad:
+        e = written[str(path)]
+        try:
+            notes, header = prep.encode_file(path, config)
+        except UnreadableFile as reason:
+            assert e["status"] == "skipped" and e["reason"] == str(reason), path
+            results.append((path, None, e["reason"]))
+            continue
+        assert np.array_equal(data.notes(ok[str(path)]), notes), path
+        assert {k: e[k] for k in header} == header, path
+        results.append((path, notes, header))
+    assert digest(data_dir, results[: len(files)]) == expected
+
+
+def test_a_file_that_fails_a_batch_is_skipped_alone(corpus, tmp_path, monkeypatch):
+    real = prep.read_songs
+
+    def fails_on_one(paths, resolution):
+        if any(p.endswith("ashover1.mid") for p in map(str, paths)):
+            raise RuntimeError("a library bug")
+        return real(paths, resolution)
+
+    monkeypatch.setattr(prep, "read_songs", fails_on_one)
+    m = prep.prepare_corpus(corpus, tmp_path / "out", DataConfig(), workers=1, progress=False)
+    entries = by_name(m)
+    assert entries["ashover1.mid"]["reason"] == "RuntimeError: a library bug"
+    assert m["summary"]["ok"] == 11 and entries["empty.mid"]["reason"] == "empty file"
+
+
 def test_second_run_reuses_the_cache_and_reads_only_new_or_changed_files(corpus, tmp_path, monkeypatch):
     out = tmp_path / "out"
     prep.prepare_corpus(corpus, out, DataConfig(), workers=1, progress=False)
@@ -64,7 +149,7 @@ def test_second_run_reuses_the_cache_and_reads_only_new_or_changed_files(corpus,
 
     seen = []
     real = prep._work
-    monkeypatch.setattr(prep, "_work", lambda job: seen.append(os.path.basename(job[0])) or real(job))
+    monkeypatch.setattr(prep, "_work", lambda job: seen.extend(os.path.basename(p) for p in job[0]) or real(job))
     m = prep.prepare_corpus(corpus, out, DataConfig(), workers=1, progress=False)
     assert seen == [] and sorted(p.name for p in (out / "shards").iterdir()) == shards
     assert m["summary"]["ok"] == 12
@@ -103,7 +188,7 @@ def test_a_killed_run_resumes_where_it_stopped(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(prep, "_write_shard", real)
     seen = []
     real_work = prep._work
-    monkeypatch.setattr(prep, "_work", lambda job: seen.append(job[0]) or real_work(job))
+    monkeypatch.setattr(prep, "_work", lambda job: seen.extend(job[0]) or real_work(job))
     m = prep.prepare_corpus(corpus, out, DataConfig(), workers=1, progress=False)
     assert len(seen) == 5 and len(m["files"]) == 15
     assert len(list((out / "shards").glob("*.npy"))) == len({e.get("shard") for e in m["files"]} - {None})
