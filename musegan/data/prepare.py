@@ -1,8 +1,9 @@
 """Corpus preparation: a folder of music files -> shards of notes (or, for audio,
 spectrogram frames: see ``audio.py``) and a manifest.
 
-``prepare_corpus(sources, out_dir, data_config)`` reads every file in parallel
-processes, maps its tracks, and writes
+``prepare_corpus(sources, out_dir, data_config)`` reads the files in parallel
+processes, a chunk of files at a time (the MIDI files of a chunk in one numpy pass,
+see ``encode_files``), maps their tracks, and writes
 
 * ``out_dir/shards/shard-*.npy``: int32 notes ``(n, 5)`` of many songs back to back,
   read later through memory maps (bounded memory, whatever the corpus size);
@@ -148,13 +149,13 @@ def prepare_corpus(source, out_dir, config: DataConfig | None = None, workers: i
     lines: dict[str, str] = {}  # each entry's JSON, made once
 
     def save():
-        done = [str(p) for p in files if str(p) in entries]
-        manifest["files"] = [entries[p] for p in done]
+        paths = [str(p) for p in files if str(p) in entries]
+        manifest["files"] = [entries[p] for p in paths]
         manifest["summary"] = _summary(manifest["files"])
-        for p in done:
+        for p in paths:
             if p not in lines:
                 lines[p] = json.dumps(entries[p])
-        _write_manifest(manifest_path, manifest, [lines[p] for p in done])
+        _write_manifest(manifest_path, manifest, [lines[p] for p in paths])
 
     (out_dir / "shards").mkdir(parents=True, exist_ok=True)
     if todo:
@@ -164,9 +165,9 @@ def prepare_corpus(source, out_dir, config: DataConfig | None = None, workers: i
             size = max(1, min(CHUNK_FILES, -(-len(todo) // (4 * n_procs))))
             shards = [list(_chunks(shard, size)) for shard in _chunks(todo, SHARD_FILES)]
             jobs = [([path for path, _ in chunk], config) for shard in shards for chunk in shard]
-            done = pool.imap(_work, jobs) if pool else map(_work, jobs)  # workers go on while shards are written
+            results = pool.imap(_work, jobs) if pool else map(_work, jobs)  # workers go on while shards are written
             for shard in shards:
-                _write_shard([(chunk, next(done)) for chunk in shard], out_dir, entries)
+                _write_shard([(chunk, next(results)) for chunk in shard], out_dir, entries)
                 save()
                 bar.update(sum(map(len, shard)))
         bar.close()

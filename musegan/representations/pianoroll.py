@@ -133,18 +133,16 @@ def make_notes(track, pitch, start, end, velocity, canonical: bool = True) -> np
     in 1..127, notes with a pitch outside 0..127 or a negative start dropped.
     ``canonical``: also :func:`canonical_notes` (``map_tracks`` does that too, so a reader
     whose notes go straight into it may skip it)."""
-    cols = [np.asarray(c, dtype=np.int64).reshape(-1) for c in (track, pitch, start, end, velocity)]
-    notes = np.stack(cols, axis=1) if len(cols[0]) else np.zeros((0, 5), np.int64)
-    notes = np.compress(fix_notes(notes), notes, axis=0)
+    notes, _ = valid_notes(*[np.asarray(c, dtype=np.int64).reshape(-1) for c in (track, pitch, start, end, velocity)])
     return (canonical_notes(notes) if canonical else notes).astype(np.int32)
 
 
-def fix_notes(notes: np.ndarray) -> np.ndarray:
-    """``make_notes``' rules on an int64 notes array, in place. Returns the mask ``(n,)``
-    of the notes to keep."""
-    notes[:, END] = np.maximum(notes[:, END], notes[:, START] + 1)
-    notes[:, VELOCITY] = np.clip(notes[:, VELOCITY], 1, 127)
-    return (notes[:, PITCH] >= 0) & (notes[:, PITCH] < N_PITCHES) & (notes[:, START] >= 0)
+def valid_notes(track, pitch, start, end, velocity) -> tuple[np.ndarray, np.ndarray]:
+    """``make_notes``' rules on ``(n,)`` columns (track, start and end int64): the notes
+    kept, ``(m, 5)`` int64, and the mask ``(n,)`` that kept them."""
+    keep = (pitch >= 0) & (pitch < N_PITCHES) & (start >= 0)
+    notes = np.stack([track, pitch, start, np.maximum(end, start + 1), np.clip(velocity, 1, 127)], axis=1)
+    return np.compress(keep, notes, axis=0), keep
 
 
 def canonical_notes(notes: np.ndarray) -> np.ndarray:
@@ -160,7 +158,8 @@ def _resolve_overlaps(notes: np.ndarray) -> np.ndarray:
     """Make notes of one pitch on one track disjoint, as a piano-roll sees them: the
     sounding span is the union of the notes, split at every onset. Idempotent, so that
     notes -> roll -> notes and notes -> MIDI -> notes give back the same array.
-    ``notes``: int64, in each (track, pitch) by (start, end); the result keeps the order."""
+    ``notes``: int64, in each (track, pitch) by (start, end), its ends changed in place;
+    the result keeps the order."""
     if len(notes) < 2:
         return notes
     group = notes[:, TRACK] * N_PITCHES + notes[:, PITCH]
@@ -174,11 +173,10 @@ def _resolve_overlaps(notes: np.ndarray) -> np.ndarray:
     next_start[:-1] = start[1:]
     new_end = np.where(same_next, np.minimum(next_start, reach), reach)
     changed = np.flatnonzero(new_end != end)
-    out = notes.copy()
-    out[by_group[changed], END] = new_end[changed]
+    notes[by_group[changed], END] = new_end[changed]
     # Of several notes starting together, the longest (last in this order) stands.
     drop = by_group[same_next & (next_start == start)]
-    return np.delete(out, drop, axis=0) if len(drop) else out
+    return np.delete(notes, drop, axis=0) if len(drop) else notes
 
 
 def lex_order(*keys: np.ndarray) -> np.ndarray:
@@ -345,23 +343,24 @@ class SongBatch:
         src = np.where((track >= 0) & (track < n_tracks[song]), first_track[song] + track, first_track[-1])
         used = np.bincount(src, minlength=first_track[-1] + 1).astype(bool).tolist() if mode == "keep" else None
 
-        table, new_tracks = [], []  # table: source track -> row in its song, or -1
+        # Rows numbered through the batch too, so that no two songs share one.
+        table, new_tracks, first_row = [], [], [0]  # table: source track -> row, or -1
         for k, tracks in enumerate(self.tracks):
-            rows, new = _track_rows(tracks, used and used[first_track[k] : first_track[k + 1]], mode, max_tracks, names)
-            table += rows
+            song_used = used[first_track[k] : first_track[k + 1]] if used else None
+            rows, new = _track_rows(tracks, song_used, mode, max_tracks, names)
+            table += [first_row[-1] + r if r >= 0 else -1 for r in rows]
             new_tracks.append(new)
+            first_row.append(first_row[-1] + len(new))
         row = np.asarray(table + [-1], np.int64)[src]
         keep = row >= 0
         mapped = np.compress(keep, self.notes, axis=0).astype(np.int64)
-        mapped[:, TRACK] = row[keep]
-        order = lex_order(song[keep], mapped[:, START], mapped[:, TRACK], mapped[:, PITCH], mapped[:, END])
-        mapped, song = mapped.take(order, axis=0), song[keep].take(order)
+        mapped[:, TRACK], song = row[keep], song[keep]
+        # By (song, start, row, pitch, end): a song's rows are in order, and its pitches in a row.
+        order = lex_order(song, mapped[:, START], mapped[:, TRACK] * N_PITCHES + mapped[:, PITCH], mapped[:, END])
+        mapped = _resolve_overlaps(mapped.take(order, axis=0))
 
-        first_row = np.concatenate([[0], np.cumsum([len(t) for t in new_tracks], dtype=np.int64)])
-        mapped[:, TRACK] += first_row[song]  # rows numbered through the batch: songs' notes apart
-        mapped = _resolve_overlaps(mapped)
         song = np.repeat(np.arange(len(self)), np.diff(first_row))[mapped[:, TRACK]]
-        mapped[:, TRACK] -= first_row[song]
+        mapped[:, TRACK] -= np.asarray(first_row)[song]
         bounds = np.concatenate([[0], np.cumsum(np.bincount(song, minlength=len(self)))])
         return SongBatch(mapped.astype(np.int32), bounds, new_tracks, self.tempos, self.time_signatures,
                          self.resolution)
