@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--soundfont", help="General MIDI .sf2 (default: TimGM6mb.sf2, shipped with pretty_midi)")
     pr.add_argument("--synth", default="auto", choices=["auto", "fluidsynth", "numpy"],
                     help="default auto: FluidSynth when installed, else the built-in synthesizer")
+    pr.add_argument("--seconds", type=_positive_float, help="render only the first SECONDS")
 
     pe = sub.add_parser("evaluate", help="musical metrics (MuseGAN's, muspy's) of generated music beside a corpus; "
                                          "audio runs: Frechet distance on log-mel statistics")
@@ -145,7 +146,7 @@ def run(argv=None) -> int:
     if args.command == "render":
         from .render import render_file
 
-        print(render_file(args.midi, args.out, args.soundfont, args.synth))
+        print(render_file(args.midi, args.out, args.soundfont, args.synth, seconds=args.seconds))
         return 0
     if args.command == "evaluate":
         from .evaluation import evaluate

@@ -51,8 +51,10 @@ def render_midi(pm, sr: int = SAMPLE_RATE, soundfont=None, synth: str = "auto") 
     return _normalize(np.asarray(y, dtype=np.float32))
 
 
-def render_file(midi_path, out, soundfont=None, synth: str = "auto", sr: int = SAMPLE_RATE) -> Path:
-    """Render a MIDI file to a WAV file (16-bit, ``sr``); returns the path."""
+def render_file(midi_path, out, soundfont=None, synth: str = "auto", sr: int = SAMPLE_RATE,
+                seconds: float | None = None) -> Path:
+    """Render a MIDI file (its first ``seconds``, when given) to a WAV file (16-bit,
+    ``sr``); returns the path."""
     from .io.audio import write_wav
     from .io.midi import UnreadableFile, read_pretty_midi
 
@@ -63,7 +65,8 @@ def render_file(midi_path, out, soundfont=None, synth: str = "auto", sr: int = S
         pm = read_pretty_midi(midi_path)
     except UnreadableFile as e:
         raise MuseganError(f"{midi_path}: {e}") from None
-    return write_wav(out, render_midi(pm, sr, soundfont, synth), sr)
+    y = render_midi(pm, sr, soundfont, synth)
+    return write_wav(out, y if seconds is None else y[..., :int(round(seconds * sr))], sr)
 
 
 def _normalize(y: np.ndarray, peak: float = 0.9) -> np.ndarray:

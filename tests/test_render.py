@@ -73,6 +73,10 @@ def test_render_cli(tmp_path, capsys, monkeypatch):
     assert main(["render", str(tmp_path / "in.mid"), "--out", str(out), "--synth", "numpy"]) == 0
     y, sr = sf.read(out)
     assert sr == SR and y.ndim == 1 and np.abs(y).max() > 0.5
+    assert main(["render", str(tmp_path / "in.mid"), "--out", str(tmp_path / "cut.wav"), "--synth", "numpy",
+                 "--seconds", "0.25"]) == 0
+    cut, _ = sf.read(tmp_path / "cut.wav")
+    assert len(cut) == round(0.25 * SR) < len(y)
     monkeypatch.setattr("musegan.render.fluidsynth_available", lambda: False)
     assert main(["render", str(tmp_path / "in.mid"), "--out", str(tmp_path / "b.wav")]) == 0
     err = capsys.readouterr().err
