@@ -84,7 +84,10 @@ def make_config(model: str = "lstm", corpus=None, overrides=(), **train) -> RunC
             config.model_config.head = "gaussian"
     for key, value in getattr(config.model_config, "train_defaults", {}).items():  # a family's own (the GAN's)
         setattr(config.train, key, value)
+    kind = config.data.kind
     config.apply_overrides(list(overrides))
+    if config.data.kind != kind:
+        raise MuseganError(f"data.kind={config.data.kind}: the kind of a corpus is found from its files ({kind} here)")
     for key, value in train.items():
         if value is not None:
             setattr(config.train, key, value)

@@ -183,7 +183,7 @@ def test_resume_continues_an_audio_run(runs, wavs, tmp_path):
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 9
 
 
-def test_audio_cli_errors_are_one_line(runs, tmp_path, capsys):
+def test_audio_cli_errors_are_one_line(runs, wavs, tmp_path, capsys):
     run = str(runs["lstm"])
     assert main(["generate", run, "--out", str(tmp_path / "x.mid")]) == 2
     assert "expected a .wav file" in capsys.readouterr().err
@@ -191,6 +191,8 @@ def test_audio_cli_errors_are_one_line(runs, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--seconds" in err and len(err.strip().splitlines()) == 1
     assert main(["generate", run, "--out", str(tmp_path / "x.wav"), "--seconds", "0"]) == 2
+    assert main(["train", "--corpus", str(wavs), "--set", "data.kind=midi", "--out", str(tmp_path / "r")]) == 2
+    assert "found from its files" in capsys.readouterr().err
 
 
 def test_evaluate_audio_reports_frechet_distances(runs, wavs, tmp_path):
