@@ -105,7 +105,7 @@ def test_a_pickled_object_is_never_run(capsys, tmp_path):
     evil = tmp_path / "evil.pt"
     torch.save({"format": "musegan-checkpoint", "payload": _Payload()}, evil, pickle_module=pickle)
     code, err = run_main(capsys, "generate", str(evil), "--out", str(tmp_path / "x.mid"))
-    assert_one_line(code, err, "not a readable musegan checkpoint")
+    assert_one_line(code, err, str(evil), "refused: this file holds pickled Python objects", "open)")
     assert not _Payload.marker.exists()
 
 
