@@ -32,7 +32,7 @@ from .errors import MuseganError
 from .io.files import atomic_write_json, read_json
 from .io.matfile import read_polyphonic_mat
 from .models import FAMILIES, build_model, model_config_class
-from .models.base import FrameModel, cosine_lr, n_parameters, set_lr, shift_right
+from .models.base import FrameModel, cosine_lr, n_parameters, shift_right
 
 
 @dataclass
@@ -155,9 +155,12 @@ def score(model: FrameModel, seqs: list[torch.Tensor], batch_frames: int, accura
 
 def fit(model: FrameModel, train: list[torch.Tensor], valid: list[torch.Tensor], bc: BenchConfig,
         log=print) -> dict:
-    """Train on whole training sequences; validate after every epoch; load the weights
-    with the best validation NLL (every frame scored) back into ``model``."""
-    optimizers = model.configure_optimizers(bc)
+    """Train on whole training sequences, through the trainer's update (``Trainer.step``);
+    validate after every epoch; load the weights with the best validation NLL (every
+    frame scored) back into ``model``."""
+    from .training import Trainer
+
+    trainer = Trainer(model, model.configure_optimizers(bc), torch.device("cpu"), bc.grad_clip, seed=bc.seed)
     gen = torch.Generator().manual_seed(bc.seed)
     lengths = [len(s) for s in train]
     valid_batches = [pad_batch(valid, idx) for idx in length_batches([len(s) for s in valid], bc.batch_frames)]
@@ -171,8 +174,7 @@ def fit(model: FrameModel, train: list[torch.Tensor], valid: list[torch.Tensor],
             x, mask = pad_batch(train, idx)
             if bc.transpose:
                 x = transpose(x, int(torch.randint(-bc.transpose, bc.transpose + 1, (), generator=gen)))
-            set_lr(optimizers, bc.lr * cosine_lr(step, total, bc.warmup))
-            result = model.train_step(x, optimizers, contextlib.nullcontext, bc.grad_clip, mask)
+            result = trainer.step(x, bc.lr * cosine_lr(step, total, bc.warmup), mask)
             step += 1
             if not math.isfinite(result["loss"]):
                 raise MuseganError(f"training diverged at update {step}; lower bench.lr")

@@ -132,8 +132,11 @@ def run(argv=None) -> int:
                              lr=args.lr, device=args.device, seed=args.seed)
         out = args.out or default_run_dir(args.corpus, args.model)
         train(args.corpus, out, config, resume=args.resume, progress=not args.quiet)
-        example = "sound.wav --seconds 4" if config.data.kind == "audio" else "song.mid"
-        print(f"next: musegan generate {out} --out {example}")
+        from .distributed import World
+        from .kinds import get_kind
+
+        if World().main:
+            print(f"next: musegan generate {out} --out {get_kind(config.data.kind).sample_example}")
         return 0
     if args.command == "generate":
         from .generation import generate_files

@@ -133,8 +133,11 @@ def spectrogram_to_audio(S: torch.Tensor, stats: dict, n_iter: int = 32, seed: i
 
 
 def make_player(model, config: RunConfig, info: dict) -> MusicModel | AudioModel:
-    """The model with its decoder: :class:`AudioModel` for audio runs, else :class:`MusicModel`."""
-    return (AudioModel if config.data.kind == "audio" else MusicModel)(model, config, info)
+    """The model with its decoder (its data kind's player): :class:`AudioModel` for audio
+    runs, :class:`MusicModel` for symbolic ones."""
+    from .kinds import get_kind
+
+    return get_kind(config.data.kind).player(model, config, info)
 
 
 def load(run, device: str = "cpu") -> MusicModel | AudioModel:

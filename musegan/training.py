@@ -1,41 +1,54 @@
-"""One trainer for every family: device, AMP, checkpoints, resume, validation, logs.
+"""One trainer for every family, in one process or several (torchrun).
 
-Each family supplies ``configure_optimizers``, ``train_step`` and ``valid_step``
-(see ``models/base.py``); this loop owns everything else. A run folder holds::
+A family returns its losses (``models/base.py``); :class:`Trainer` owns every update:
+backward, gradient clipping, the optimizer and learning-rate steps, bf16 autocast on
+CUDA and the DistributedDataParallel wrap. It reads as five parts: setup
+(``__init__``), ``restore``, ``step``, ``validate`` and ``state`` (what a checkpoint
+holds). :func:`train` runs it on a corpus; the data kind (``kinds/``) supplies the
+datasets, the model's data-derived settings, the baseline and the samples. A run
+folder holds::
 
     config.json      the run's config as plain data
-    checkpoint.pt    the latest state (model, optimizers, step, RNG): --resume reads it
+    checkpoint.pt    the latest state (model, optimizers, step, samples seen, RNG of every
+                     process, the noise generator): --resume reads it
     best.pt          the weights with the best validation NLL (a family without one, the GAN:
                      the latest weights): generation reads it
-    metrics.csv      step, loss, learning rate, validation NLL per frame, seconds
-    samples/         MIDI written at each checkpoint
+    metrics.csv      step, loss, learning rate, validation NLL per frame, seconds: one row
+                     per step, also across kills and resumes
+    samples/         MIDI (or WAV) written at each checkpoint
+
+With several processes (``torchrun --nproc_per_node=N -m musegan train ...``) each one
+takes its slice of every global batch (``train.batch_size`` windows in all), the
+gradients are averaged by DDP, validation is summed over the processes, rank 0 alone
+prepares the corpus (the others wait at a barrier) and writes files, and random numbers
+for the GAN are drawn per sample of the global batch, so N processes follow the run of
+one.
 """
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import math
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
 import torch
 
-from .config import DataConfig, RunConfig
-from .data.audio import SpectrogramDataset, corpus_stats, spectrogram_settings
-from .data.dataset import PreparedCorpus, WindowDataset, bar_steps, frame_spec
+from .config import DataConfig, RunConfig, TrainConfig
+from .data.dataset import PreparedCorpus
 from .data.default_corpus import default_corpus_config, default_corpus_files
 from .data.prepare import corpus_kind, prepare_corpus, skipped_warning
+from .distributed import World
 from .errors import MuseganError, warn
-from .generation import make_player, resolve_device
+from .generation import resolve_device
 from .io.checkpoint import load_checkpoint, save_checkpoint
-from .io.audio import write_wav
 from .io.files import CsvLog, atomic_write_json
-from .io.midi import write_midi
-from .metrics import frequency_baseline_nll, gaussian_baseline_nll
+from .kinds import get_kind
 from .models import build_model
-from .models.base import HEADS, cosine_lr, n_parameters, set_lr
+from .models.base import BatchNoise, cosine_lr, n_parameters, set_lr
 
 
 def cache_root() -> Path:
@@ -78,11 +91,11 @@ def make_config(model: str = "lstm", corpus=None, overrides=(), **train) -> RunC
     if corpus is None:
         config = default_corpus_config(model)
     else:
-        kind = corpus_kind(corpus)
-        config = RunConfig(model=model, data=DataConfig(kind=kind))
-        if kind == "audio" and hasattr(config.model_config, "head"):
-            config.model_config.head = "gaussian"
-    for key, value in getattr(config.model_config, "train_defaults", {}).items():  # a family's own (the GAN's)
+        config = RunConfig(model=model, data=DataConfig(kind=corpus_kind(corpus)))
+        head = get_kind(config.data.kind).default_head
+        if head and "head" in _fields(config.model_config):
+            config.model_config.head = head
+    for key, value in getattr(type(config.model_config), "train_defaults", {}).items():  # a family's own (the GAN's)
         setattr(config.train, key, value)
     kind = config.data.kind
     config.apply_overrides(list(overrides))
@@ -99,14 +112,24 @@ def default_run_dir(corpus, model: str) -> Path:
     return Path("runs") / f"{name}-{model}"
 
 
-class _EpochSampler(torch.utils.data.Sampler):
-    """Endless shuffled epochs from a given sample onward, so a resumed run sees the
-    batches it would have seen. Yields ``epoch * n + i`` (see WindowDataset)."""
+def _fields(obj) -> set:
+    import dataclasses
 
-    def __init__(self, n: int, seed: int, start: int):
-        self.n, self.seed, self.start = n, seed, start
+    return {f.name for f in dataclasses.fields(obj)}
 
-    def __iter__(self):
+
+class GlobalBatches(torch.utils.data.Sampler):
+    """Endless shuffled epochs from sample ``start`` on, cut into global batches of
+    ``batch_size``; yields this process's slice of each (a list of dataset indices
+    ``epoch * n + i``, see WindowDataset). A resumed run starts at the first sample it
+    has not seen, whatever its batch size, and N processes together see the batches
+    of one."""
+
+    def __init__(self, n: int, seed: int, start: int, batch_size: int, rank: int = 0, world: int = 1):
+        self.n, self.seed, self.start, self.batch_size = n, seed, start, batch_size
+        self.lo, self.hi = rank * batch_size // world, (rank + 1) * batch_size // world
+
+    def _stream(self):
         epoch, offset = divmod(self.start, self.n)
         while True:
             g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
@@ -114,203 +137,309 @@ class _EpochSampler(torch.utils.data.Sampler):
                 yield epoch * self.n + i
             epoch, offset = epoch + 1, 0
 
+    def __iter__(self):
+        stream = self._stream()
+        while True:
+            batch = [next(stream) for _ in range(self.batch_size)]
+            yield batch[self.lo : self.hi]
+
+
+class Trainer:
+    """The one owner of every update. ``model`` is a family (``models/base.py``): its
+    ``phases()`` say which optimizer updates on which loss, in order, and its
+    ``forward(batch, phase=..., noise=...)`` gives the losses."""
+
+    # -- setup ------------------------------------------------------------------------
+    def __init__(self, model, optimizers: dict, device, grad_clip: float = 0.0, amp: bool = False,
+                 seed: int = 0, world: World | None = None):
+        self.model, self.optimizers, self.device, self.grad_clip = model, optimizers, device, grad_clip
+        self.world = world or World({})
+        self.autocast = ((lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp and device.type == "cuda"
+                         else contextlib.nullcontext)
+        self.noise = torch.Generator().manual_seed(seed * 7919 + 17)  # the same on every process
+        self.steps = self.samples_seen = 0
+        self.best = math.inf
+        self.net = model
+        if self.world.size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(  # a GAN leaves one network idle in each phase
+                model, device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=len(optimizers) > 1)
+
+    # -- restore ------------------------------------------------------------------------
+    def restore(self, state: dict) -> None:
+        """Continue from ``state()`` of an earlier run (this process's random state too)."""
+        self.model.load_state_dict(state["model"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.steps, self.best = int(state["step"]), float(state["best_valid"])
+        self.samples_seen = int(state.get("samples_seen", self.steps * state["config"]["train"]["batch_size"]))
+        rng = state["rng"]
+        if isinstance(rng, torch.Tensor):  # a checkpoint of one process, before version 0.2
+            rng = [{"cpu": rng}]
+        mine = rng[self.world.rank] if self.world.rank < len(rng) else rng[0]
+        torch.set_rng_state(mine["cpu"])
+        if "cuda" in mine and self.device.type == "cuda":
+            torch.cuda.set_rng_state(mine["cuda"], self.device)
+        if "noise" in state:
+            self.noise.set_state(state["noise"])
+
+    # -- step ---------------------------------------------------------------------------
+    def step(self, batch: torch.Tensor, lr: float, mask: torch.Tensor | None = None, stop: bool = False) -> dict:
+        """One update on this process's slice of a global batch: every phase of the
+        family in turn (forward under autocast, backward, clipping, optimizer step).
+        Returns the losses averaged over the processes (floats), and ``stop``: whether
+        any process asked to stop after this step."""
+        set_lr(self.optimizers, lr)
+        world, n = self.world, len(batch)
+        total = n * world.size
+        extra = {} if mask is None else {"mask": mask}
+        logs: dict = {}
+        for phase in self.model.phases():
+            noise = BatchNoise(self.noise, total, world.rank * n, (world.rank + 1) * n, batch.device)
+            with self.autocast():
+                out = self.net(batch, phase=phase.name, noise=noise, **extra)
+            opt = self.optimizers[phase.optimizer]
+            self.model.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            if self.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.grad_clip)
+            opt.step()
+            logs.update({k: float(torch.as_tensor(v).detach()) for k, v in out.items()
+                         if not (k == "loss" and logs)})  # the loss logged is the first phase's
+        self.steps += 1
+        self.samples_seen += total
+        names = list(logs)
+        values = torch.tensor([logs[k] for k in names] + [float(stop)], dtype=torch.float64)
+        values = world.sum(values)
+        out = {k: float(v) / world.size for k, v in zip(names, values.tolist())}
+        out["stop"] = bool(values[-1] > 0)
+        return out
+
+    # -- validate -------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self, batches) -> float:
+        """Validation NLL per frame over ``batches`` (each process scores every
+        ``size``-th batch; the sums are added up). NaN for a family without a likelihood."""
+        if not self.model.has_likelihood:
+            return math.nan
+        self.model.eval()
+        totals = torch.zeros(2, dtype=torch.float64)
+        for i, batch in enumerate(batches):
+            if i % self.world.size == self.world.rank:
+                r = self.model.valid_step(batch.to(self.device), self.autocast)
+                totals += torch.tensor([r["nll_sum"], r["frames"]], dtype=torch.float64)
+        self.model.train()
+        nll_sum, frames = self.world.sum(totals).tolist()
+        return nll_sum / frames if frames else math.nan
+
+    # -- state (what a checkpoint holds) ----------------------------------------------------
+    def state(self) -> dict:
+        """Model, optimizers, counters, the random state of every process (gathered:
+        every process must call this) and the noise generator."""
+        rng = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"step": self.steps, "samples_seen": self.samples_seen, "best_valid": self.best,
+                "model": self.model.state_dict(), "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "rng": self.world.gather(rng), "noise": self.noise.get_state()}
+
+
+@contextlib.contextmanager
+def _stop_requests():
+    """Ctrl-C (SIGINT) and SIGTERM (a scheduler's notice) ask the training loop to stop
+    after the current step and save; a second Ctrl-C stops at once. Yields a dict whose
+    ``stop`` turns True."""
+    flag = {"stop": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def ask(signum, frame):
+        if flag["stop"] and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    old = {s: signal.signal(s, ask) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
 
 def train(corpus=None, out="runs/default", config: RunConfig | None = None, resume: bool = False,
           progress: bool = True, log=print) -> Path:
-    """Train a model; returns the run folder. ``corpus`` None is the default corpus."""
+    """Train a model; returns the run folder. ``corpus`` None is the default corpus.
+    Under torchrun, every process calls this (``musegan train`` does)."""
+    world = World()
     out = Path(out)
-    ckpt_path = out / "checkpoint.pt"
-    state = None
-    if resume:
-        if not ckpt_path.is_file():
-            raise MuseganError(f"{out}: nothing to resume (no checkpoint.pt)")
-        state = load_checkpoint(ckpt_path)
-        saved = RunConfig.from_dict(state["config"])
-        if config is not None:  # a resumed run keeps its model and data; train settings may change
-            saved.train = config.train
-        config = saved
-    elif ckpt_path.exists():
-        raise MuseganError(f"{out}: already holds a run; pass --resume to continue it, or choose another --out")
+    state, config = _resume_state(out, config, resume)
     config = config or make_config(corpus=corpus)
     tc = config.train
     if tc.steps < 1 or tc.batch_size < 1:
         raise MuseganError("train.steps and train.batch_size must be at least 1")
-    device = resolve_device(tc.device)
-    torch.manual_seed(tc.seed)
+    if tc.batch_size % world.size:
+        raise MuseganError(f"train.batch_size={tc.batch_size} is the global batch: it must divide among "
+                           f"the {world.size} processes")
+    device = world.start(resolve_device(tc.device))
+    try:
+        return _train(corpus, out, config, state, world, device, progress, log if world.main else (lambda *_: None))
+    finally:
+        world.close()
 
-    data = load_corpus(corpus, config, log, progress)
+
+def _resume_state(out: Path, config: RunConfig | None, resume: bool):
+    """The checkpoint to continue (None for a new run) and the run's config."""
+    ckpt_path = out / "checkpoint.pt"
+    if not resume:
+        if ckpt_path.exists():
+            raise MuseganError(f"{out}: already holds a run; pass --resume to continue it, or choose another --out")
+        return None, config
+    if not ckpt_path.is_file():
+        raise MuseganError(f"{out}: nothing to resume (no checkpoint.pt)")
+    state = load_checkpoint(ckpt_path)
+    saved = RunConfig.from_dict(state["config"])
+    if config is not None:  # a resumed run keeps its model and data; train settings may change
+        saved.train = config.train
+    return state, saved
+
+
+def _load_corpus_once(corpus, config: RunConfig, world: World, log, progress) -> PreparedCorpus:
+    """Rank 0 prepares the corpus while the others wait; then, on machines that do not
+    share its cache, the first process of each machine; then the rest read it."""
+    if world.main:
+        data = load_corpus(corpus, config, log, progress)
+    world.barrier()
+    if not world.main and world.local_rank == 0:
+        data = load_corpus(corpus, config, log, progress=False)
+    world.barrier()
+    if world.local_rank != 0:
+        data = PreparedCorpus(prepared_dir_for(corpus))
+    return data
+
+
+def _train(corpus, out: Path, config: RunConfig, state, world: World, device, progress, log) -> Path:
+    tc, kind = config.train, get_kind(config.data.kind)
+    torch.manual_seed(tc.seed)
+    data = _load_corpus_once(corpus, config, world, log, progress)
     if data.kind != config.data.kind:
         raise MuseganError(f"{corpus}: a prepared {data.kind} corpus, but the run is set up for {config.data.kind}")
-    info = state["info"] if state else _data_info(data, config)
+    info = state["info"] if state else kind.info(data, config)
     train_songs, valid_songs = data.split(config.data.valid_percent)
-    train_set, valid_set, plain, from_data = _datasets(data, config, info, train_songs, valid_songs)
-    window = plain.window
+    train_set, valid_set, plain = kind.datasets(data, config, info, train_songs, valid_songs)
     if len(train_set) == 0:
         raise MuseganError(f"{corpus or 'default corpus'}: no song is long enough for one bar")
 
     mc = config.model_config
-    head = getattr(mc, "head", None)
-    if head is not None and HEADS.get(head, "binary") != ("continuous" if data.kind == "audio" else "binary"):
-        raise MuseganError(f"model.head={head} does not fit a {data.kind} corpus "
-                           f"({'gaussian' if data.kind == 'audio' else 'bernoulli or nade'})")
-    for key, value in from_data.items():
-        if hasattr(mc, key) and not getattr(mc, key):
-            setattr(mc, key, value)
+    kind.check_head(getattr(mc, "head", None))
+    settings = kind.model_settings(config, info)
+    for key in _fields(mc) & set(settings):
+        if not getattr(mc, key):
+            setattr(mc, key, settings[key])
     model = build_model(config.model, mc).to(device)
-    optimizers = model.configure_optimizers(tc)
-    step, best = 0, math.inf
+    valid_batches = _valid_batches(valid_set, tc)
+    if state is None:
+        info.update(_init_from_data(model, kind, plain, valid_batches, device, log))
+    if world.size > 1:  # dropout differs between processes; the model is rank 0's (DDP copies it)
+        torch.manual_seed(tc.seed + 1000003 * world.rank)
+    trainer = Trainer(model, model.configure_optimizers(tc), device, tc.grad_clip, tc.amp, tc.seed, world)
     if state:
-        model.load_state_dict(state["model"])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        step, best = int(state["step"]), float(state["best_valid"])
-        torch.set_rng_state(state["rng"])
-    if step >= tc.steps:
-        log(f"{out}: already trained for {step} steps (train.steps={tc.steps}); raise --steps to go on")
+        trainer.restore(state)
+    if trainer.steps >= tc.steps:
+        log(f"{out}: already trained for {trainer.steps} steps (train.steps={tc.steps}); raise --steps to go on")
         return out
 
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", config.to_dict())
-    log(f"{config.model}: {n_parameters(model):,} parameters on {device}; {len(train_songs)} train / "
-        f"{len(valid_songs)} valid songs, {len(train_set)} windows of {window} steps; {from_data['n_features']} features")
+    if world.main:
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(".*.tmp"):  # left by a write that a kill cut short
+            stale.unlink(missing_ok=True)
+        atomic_write_json(out / "config.json", config.to_dict())
+    log(f"{config.model}: {n_parameters(model):,} parameters on {device}"
+        f"{f' x {world.size} processes' if world.size > 1 else ''}; {len(train_songs)} train / "
+        f"{len(valid_songs)} valid songs, {len(train_set)} windows of {plain.window} steps; "
+        f"{settings['n_features']} features")
 
     loader = torch.utils.data.DataLoader(
-        train_set, batch_size=tc.batch_size, sampler=_EpochSampler(len(train_set), tc.seed, step * tc.batch_size),
-        num_workers=tc.num_workers, drop_last=False, pin_memory=device.type == "cuda",
-        persistent_workers=tc.num_workers > 0,
-        generator=torch.Generator(),  # a loader of its own: the global RNG is dropout's alone
-    )
-    use_amp = tc.amp and device.type == "cuda"
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
-    metrics = CsvLog(out / "metrics.csv", ("step", "loss", "lr", "valid_nll", "seconds"), append=state is not None)
-
-    def valid_batches():  # the same windows each time; the loader's own generator spares the global RNG
-        loader = torch.utils.data.DataLoader(valid_set, batch_size=tc.batch_size, generator=torch.Generator())
-        return (b for b, _ in zip(loader, range(tc.valid_batches)))
-
-    scores_nll = getattr(model, "has_likelihood", True)  # a GAN has none: best.pt is then the latest weights
-
-    def validate() -> float:
-        if not scores_nll:
-            return math.nan
-        model.eval()
-        total, frames = 0.0, 0
-        for batch in valid_batches():
-            r = model.valid_step(batch.to(device), autocast)
-            total, frames = total + r["nll_sum"], frames + r["frames"]
-        model.train()
-        return total / frames if frames else math.nan
-
-    if state is None:  # a new run: the frequency baseline, and the model's output biases start there
-        train_frames = torch.cat([plain[i] for i in range(0, len(plain), max(1, len(plain) // 2000))])
-        if hasattr(model, "init_from_data"):
-            model.init_from_data(train_frames[None].to(device))
-        valid_frames = [b.flatten(0, 1) for b in valid_batches()]
-        if valid_frames:
-            audio = data.kind == "audio"
-            baseline = (gaussian_baseline_nll if audio else frequency_baseline_nll)(train_frames, torch.cat(valid_frames))
-            info["baseline_valid_nll"] = round(baseline, 4)
-            what = "Gaussians (mean, std)" if audio else "frequencies"
-            log(f"validation: {sum(len(b) for b in valid_frames) // window} windows; NLL per frame of independent "
-                f"per-feature {what} (the baseline to beat): {baseline:.3f}")
+        train_set, batch_sampler=GlobalBatches(len(train_set), tc.seed, trainer.samples_seen, tc.batch_size,
+                                               world.rank, world.size),
+        num_workers=tc.num_workers, pin_memory=device.type == "cuda", persistent_workers=tc.num_workers > 0,
+        generator=torch.Generator())  # a loader of its own: the global RNG is dropout's alone
+    metrics = (CsvLog(out / "metrics.csv", ("step", "loss", "lr", "valid_nll", "seconds"), append=state is not None,
+                      until_step=trainer.steps) if world.main else None)
 
     def checkpoint(valid_nll: float) -> None:
-        nonlocal best
-        improved = valid_nll < best  # False for NaN
-        best = valid_nll if improved else best
-        payload = {"config": config.to_dict(), "info": info, "step": step, "model": model.state_dict(),
-                   "best_valid": best}
-        if improved or not scores_nll or not (out / "best.pt").exists():
-            save_checkpoint(out / "best.pt", {**payload, "valid_nll": valid_nll})
-        payload["optimizers"] = {k: o.state_dict() for k, o in optimizers.items()}
-        payload["rng"] = torch.get_rng_state()
-        save_checkpoint(ckpt_path, payload)
-        player = make_player(model, config, info)
-        for i in range(tc.samples):
-            if data.kind == "audio":
-                y, sr = player.generate(seconds=tc.sample_seconds, seed=i)
-                write_wav(out / "samples" / f"step{step:06d}-{i}.wav", y, sr)
-            else:
-                write_midi(out / "samples" / f"step{step:06d}-{i}.mid", player.generate_song(tc.sample_bars, seed=i))
+        improved = valid_nll < trainer.best  # False for NaN
+        trainer.best = valid_nll if improved else trainer.best
+        payload = {"config": config.to_dict(), "info": info, **trainer.state()}  # every process: gathers RNG
+        if not world.main:
+            return
+        if improved or not model.has_likelihood or not (out / "best.pt").exists():
+            weights = {k: v for k, v in payload.items() if k not in ("optimizers", "rng", "noise")}
+            save_checkpoint(out / "best.pt", {**weights, "valid_nll": valid_nll})
+        save_checkpoint(out / "checkpoint.pt", payload)
+        kind.write_samples(kind.player(model, config, info), out / "samples", trainer.steps, tc)
         model.train()
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=tc.steps, initial=step, desc=f"train {config.model}", unit="step",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=tc.steps, initial=trainer.steps, desc=f"train {config.model}", unit="step",
+               disable=not (progress and world.main), dynamic_ncols=True)
     model.train()
-    start = time.time()
-    valid_nll = math.nan
+    start, valid_nll = time.time(), math.nan
     it = iter(loader)
     try:
-        while step < tc.steps:
-            batch = next(it).to(device, non_blocking=True)
-            scale = cosine_lr(step, tc.steps, tc.warmup)
-            set_lr(optimizers, tc.lr * scale)
-            result = model.train_step(batch, optimizers, autocast, tc.grad_clip)
-            step += 1
-            if not all(math.isfinite(v) for v in result.values()):
-                raise MuseganError(f"training diverged at step {step} ({result}); lower train.lr")
-            last = step == tc.steps
-            row = {"step": step, **result, "lr": tc.lr * scale, "seconds": round(time.time() - start, 2)}
-            if step % tc.valid_every == 0 or last:
-                valid_nll = validate()
-                row["valid_nll"] = valid_nll
-            metrics.write(row)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in result.items()} |
-                            ({} if math.isnan(valid_nll) else {"valid_nll": f"{valid_nll:.3f}"}), refresh=False)
-            bar.update(1)
-            if step % tc.checkpoint_every == 0 or last:
-                if step % tc.valid_every and not last:
-                    valid_nll = validate()
-                checkpoint(valid_nll)
-    except KeyboardInterrupt:
-        bar.close()
-        checkpoint(math.nan)
-        raise MuseganError(f"interrupted at step {step}; checkpoint saved, continue with --resume") from None
+        with _stop_requests() as request:
+            while trainer.steps < tc.steps:
+                batch = next(it).to(device, non_blocking=True)
+                lr = tc.lr * cosine_lr(trainer.steps, tc.steps, tc.warmup)
+                result = trainer.step(batch, lr, stop=request["stop"])
+                step, stop = trainer.steps, result.pop("stop")
+                if not all(math.isfinite(v) for v in result.values()):
+                    raise MuseganError(f"training stopped at step {step}: the loss is not finite "
+                                       f"({', '.join(f'{k} {v:.4g}' for k, v in result.items())}); the last good "
+                                       f"checkpoint is kept in {out}; lower train.lr")
+                last = step == tc.steps
+                row = {"step": step, **result, "lr": lr, "seconds": round(time.time() - start, 2)}
+                if step % tc.valid_every == 0 or last:
+                    valid_nll = row["valid_nll"] = trainer.validate(valid_batches)
+                if metrics:
+                    metrics.write(row)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in result.items()} |
+                                ({} if math.isnan(valid_nll) else {"valid_nll": f"{valid_nll:.3f}"}), refresh=False)
+                bar.update(1)
+                if step % tc.checkpoint_every == 0 or last or stop:
+                    if step % tc.valid_every and not last:
+                        valid_nll = trainer.validate(valid_batches)
+                    checkpoint(valid_nll)
+                if stop and not last:
+                    raise MuseganError(f"interrupted at step {step}; checkpoint saved, continue with --resume")
     finally:
         bar.close()
-        metrics.close()
-    scored = (f"best validation NLL per frame {best:.3f} (frequency baseline "
-              f"{info.get('baseline_valid_nll', math.nan):.3f})" if scores_nll else "no likelihood to validate")
-    log(f"done: {step} steps in {time.time() - start:.0f} s; {scored}; checkpoints in {out}")
+        if metrics:
+            metrics.close()
+    scored = (f"best validation NLL per frame {trainer.best:.3f} (frequency baseline "
+              f"{info.get('baseline_valid_nll', math.nan):.3f})" if model.has_likelihood
+              else "no likelihood to validate")
+    log(f"done: {trainer.steps} steps in {time.time() - start:.0f} s; {scored}; checkpoints in {out}")
     return out
 
 
-def _datasets(data: PreparedCorpus, config: RunConfig, info: dict, train_songs, valid_songs):
-    """The training set (random windows), the validation set and a plain training set
-    (fixed windows: data statistics), and the sizes a model takes from the data."""
-    d, seed = config.data, config.train.seed
-    if data.kind == "audio":
-        stats, window = info["stats"], d.window_frames
-        sets = (SpectrogramDataset(data, train_songs, window, max(1, window // 2), stats, jitter=True, seed=seed),
-                SpectrogramDataset(data, valid_songs, window, window, stats),
-                SpectrogramDataset(data, train_songs, window, window, stats))
-        from_data = {"n_features": stats["channels"] * stats["n_bins"], "steps_per_bar": 0,
-                     "n_bins": stats["n_bins"], "n_channels": stats["channels"], "n_frames": window}
-        return (*sets, from_data)
-    spec = frame_spec(d, len(info["tracks"]))
-    window = d.window_bars * info["steps_per_bar"]
-    drums = [k for k, t in enumerate(info["tracks"]) if t["is_drum"]]
-    sets = (WindowDataset(data, train_songs, spec, window, info["steps_per_bar"], d.transpose, drums, seed),
-            WindowDataset(data, valid_songs, spec, window, window),
-            WindowDataset(data, train_songs, spec, window, window))
-    from_data = {"n_features": spec.n_features, "steps_per_bar": info["steps_per_bar"], "n_tracks": spec.n_tracks,
-                 "n_channels": spec.n_channels, "n_pitches": spec.n_pitches, "n_bars": d.window_bars}
-    return (*sets, from_data)
+def _valid_batches(valid_set, tc: TrainConfig) -> list:
+    """The same validation windows each time (the first ``valid_batches`` batches)."""
+    loader = torch.utils.data.DataLoader(valid_set, batch_size=tc.batch_size, generator=torch.Generator())
+    return [b for b, _ in zip(loader, range(tc.valid_batches))]
 
 
-def _data_info(data: PreparedCorpus, config: RunConfig) -> dict:
-    if data.kind == "audio":
-        stats = corpus_stats(data.entries, spectrogram_settings(config.data))
-        seconds = sum(e["seconds"] for e in data.entries)
-        return {"kind": "audio", "stats": stats, "corpus_files": len(data), "corpus_seconds": round(seconds, 2)}
-    num, den = data.time_signature()
-    return {
-        "tracks": [t.to_dict() for t in data.track_template()],
-        "steps_per_bar": bar_steps(config.data, data),
-        "time_signature": [int(num), int(den)],
-        "tempo": round(data.tempo(), 3),
-        "resolution": config.data.resolution,
-        "corpus_files": len(data),
-    }
+def _init_from_data(model, kind, plain, valid_batches: list, device, log) -> dict:
+    """A new run: the model's output biases start at the data's statistics, and the
+    baseline of independent features is measured on the validation windows."""
+    train_frames = torch.cat([plain[i] for i in range(0, len(plain), max(1, len(plain) // 2000))])
+    model.init_from_data(train_frames[None].to(device))
+    if not valid_batches:
+        return {}
+    baseline, what = kind.baseline(train_frames, torch.cat([b.flatten(0, 1) for b in valid_batches]))
+    log(f"validation: {sum(len(b) for b in valid_batches)} windows; NLL per frame of independent "
+        f"per-feature {what} (the baseline to beat): {baseline:.3f}")
+    return {"baseline_valid_nll": round(baseline, 4)}

@@ -2,6 +2,8 @@
 accompaniment, and a tiny real run through the CLI (train, generate, evaluate)."""
 import contextlib
 import json
+import os
+import signal
 
 import mido
 import numpy as np
@@ -13,7 +15,9 @@ import musegan
 from musegan.cli import main
 from musegan.io.checkpoint import load_checkpoint
 from musegan.io.midi import read_song
+from musegan.models.base import BatchNoise
 from musegan.models.gan import GANConfig, GANModel, Generator
+from musegan.training import Trainer
 from musegan.representations.pianoroll import LPD5_TRACKS
 
 from conftest import link_files
@@ -46,7 +50,7 @@ def test_shapes_in_every_mode(mode):
     real = m.to_phrases(x)
     assert real.shape == (5, K, P, S, PI)
     assert torch.equal(real[:, 1, 0, 2], x.view(5, P * S, K, C, PI)[:, 2, 1, 0])  # track 1, bar 0, step 2
-    mask = m.random_mask(5, "cpu")
+    mask = m.random_mask(BatchNoise.local(x))
     assert mask.shape == (5, K, P) and not mask.all((1, 2)).any()
     probs = m.compose(real, mask, m.sample_latents(5, "cpu"))
     assert probs.shape == real.shape and ((probs >= 0) & (probs <= 1)).all()
@@ -68,13 +72,14 @@ def test_wgan_gp_updates_the_critic_n_times_then_the_generator():
         opt.step = lambda *a, _n=name, _s=real_step, **k: (order.append(_n), _s(*a, **k))[1]
     g0 = {k: v.clone() for k, v in m.generator.state_dict().items()}
     c0 = {k: v.clone() for k, v in m.critic.state_dict().items()}
-    r = m.train_step(frames(4, P), opts, contextlib.nullcontext, 0.0)
-    assert set(r) == {"loss", "wasserstein", "gp", "g_loss"} and r["gp"] >= 0
+    trainer = Trainer(m, opts, torch.device("cpu"))
+    r = trainer.step(frames(4, P), 1e-3)
+    assert set(r) == {"loss", "wasserstein", "gp", "g_loss", "stop"} and r["gp"] >= 0
     assert order == ["critic"]
     assert any(not torch.equal(c0[k], v) for k, v in m.critic.state_dict().items())
     assert all(torch.equal(g0[k], v) for k, v in m.generator.state_dict().items())
-    m.train_step(frames(4, P, 1), opts, contextlib.nullcontext, 0.0)
-    assert order == ["critic", "critic", "generator"]
+    r = trainer.step(frames(4, P, 1), 1e-3)
+    assert order == ["critic", "critic", "generator"] and r["g_loss"] != 0
     assert any(not torch.equal(g0[k], v) for k, v in m.generator.state_dict().items())
     assert int(m.critic_steps) == 2  # saved with the weights: a resumed run keeps the rhythm
 
@@ -156,18 +161,19 @@ def test_killed_gan_run_resumes_to_the_same_weights(pop, tmp_path, monkeypatch):
         musegan.train(pop, out, config, resume=resume, progress=False, log=lambda *_: None)
 
     run(tmp_path / "a")
-    real, calls = GANModel.train_step, []
+    real, calls = Trainer.step, []
 
-    def killed_at_step_4(self, *a, **k):
+    def ctrl_c_in_step_4(self, *a, **k):  # Ctrl-C during step 4: the run stops after it and saves
         calls.append(1)
         if len(calls) == 4:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
         return real(self, *a, **k)
 
-    monkeypatch.setattr(GANModel, "train_step", killed_at_step_4)
-    with pytest.raises(musegan.MuseganError, match="interrupted at step 3"):
+    monkeypatch.setattr(Trainer, "step", ctrl_c_in_step_4)
+    with pytest.raises(musegan.MuseganError, match="interrupted at step 5"):
         run(tmp_path / "b")
-    monkeypatch.setattr(GANModel, "train_step", real)
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 5
+    monkeypatch.setattr(Trainer, "step", real)
     run(tmp_path / "b", resume=True)
     a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")["model"]
     b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")["model"]

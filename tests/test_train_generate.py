@@ -1,5 +1,7 @@
 """End to end on a real corpus: train -> checkpoints -> generate -> read the MIDI back."""
 import csv
+import os
+import signal
 
 import numpy as np
 import mido
@@ -12,7 +14,7 @@ from musegan.cli import main
 from musegan.errors import MuseganError
 from musegan.io.checkpoint import load_checkpoint
 from musegan.io.midi import read_song
-from musegan.models.lstm import LSTMModel
+from musegan.training import Trainer
 
 from conftest import link_files
 
@@ -110,19 +112,19 @@ def test_greedy_generation_is_deterministic_without_seed_effects(run):
 def test_killed_training_resumes_to_the_same_weights(corpus, tmp_path, monkeypatch):
     straight = musegan.train(corpus, tmp_path / "a", config(12, every=4, every_v=4), progress=False,
                              log=lambda *_: None)
-    real = LSTMModel.train_step
+    real = Trainer.step
     calls = {"n": 0}
 
-    def killed_at_step_7(self, *a, **k):
+    def ctrl_c_in_step_6(self, *a, **k):  # the run finishes step 6, saves, and stops
         calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt
+        if calls["n"] == 6:
+            os.kill(os.getpid(), signal.SIGINT)
         return real(self, *a, **k)
 
-    monkeypatch.setattr(LSTMModel, "train_step", killed_at_step_7)
-    with pytest.raises(MuseganError, match="interrupted at step 6"):
+    monkeypatch.setattr(Trainer, "step", ctrl_c_in_step_6)
+    with pytest.raises(MuseganError, match="interrupted at step 7"):
         musegan.train(corpus, tmp_path / "b", config(12, every=4, every_v=4), progress=False, log=lambda *_: None)
-    monkeypatch.setattr(LSTMModel, "train_step", real)
+    monkeypatch.setattr(Trainer, "step", real)
     with pytest.raises(MuseganError, match="already holds a run"):
         musegan.train(corpus, tmp_path / "b", config(12), progress=False, log=lambda *_: None)
     musegan.train(corpus, tmp_path / "b", config(12, every=4, every_v=4), resume=True, progress=False,

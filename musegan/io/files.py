@@ -12,13 +12,19 @@ import numpy as np
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
+    return atomic_write_chunks(path, [data])
+
+
+def atomic_write_chunks(path, chunks) -> Path:
+    """``atomic_write_bytes`` of the bytes of ``chunks`` (an iterable), never all in memory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for data in chunks:
+                f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -71,11 +77,15 @@ def load_npy(path, mmap: bool = True) -> np.ndarray:
 
 class CsvLog:
     """Rows appended to a CSV file and flushed at once (a killed run keeps its log).
-    Columns: ``fields`` first, then any other keys of the first row."""
+    Columns: ``fields`` first, then any other keys of the first row. ``until_step``
+    (when appending: a resumed run) first drops the rows after that step, and a row
+    cut short by a kill, so that every step is logged once."""
 
-    def __init__(self, path, fields=(), append: bool = False):
+    def __init__(self, path, fields=(), append: bool = False, until_step: int | None = None):
         self.path, self.fields, self.writer = Path(path), tuple(fields), None
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if append and until_step is not None and self.path.exists():
+            _keep_rows_until(self.path, until_step)
         self.file = open(self.path, "a" if append and self.path.exists() else "w", newline="")
 
     def write(self, row: dict) -> None:
@@ -89,3 +99,17 @@ class CsvLog:
 
     def close(self) -> None:
         self.file.close()
+
+
+def _keep_rows_until(path: Path, step: int) -> None:
+    """Rewrite a CSV log (atomically) without its rows after ``step`` or cut short."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    keep = [r for r in body if len(r) == len(header) and r[0].isdigit() and int(r[0]) <= step]
+    if len(keep) < len(body):
+        buf = io.StringIO()
+        csv.writer(buf).writerows([header, *keep])
+        atomic_write_bytes(path, buf.getvalue().encode())

@@ -1,6 +1,7 @@
-"""Model families behind one interface (see ``base.py``). ``FAMILIES`` maps a name to
-its config dataclass and its module class; ``AUDIO_FAMILIES`` the names whose audio
-model is another class (the GAN: SpecGAN on spectrograms, MuseGAN on piano-rolls)."""
+"""Model families behind one interface (see ``base.py``). ``FAMILIES`` maps a module
+name to its config dataclass and its module class. The names a user picks with
+``--model`` are ``PUBLIC``; a data kind may have one of them played by a module of its
+own (``kinds.Spectrogram.families``: the GAN on spectrograms is the SpecGAN)."""
 from __future__ import annotations
 
 from ..errors import MuseganError
@@ -13,25 +14,23 @@ FAMILIES = {
     "lstm": (LSTMConfig, LSTMModel),
     "conv": (ConvConfig, ConvModel),
     "gan": (GANConfig, GANModel),
+    "specgan": (SpecGANConfig, SpecGANModel),
 }
-
-
-AUDIO_FAMILIES = {"gan": (SpecGANConfig, SpecGANModel)}
-
-
-def _family(name: str, kind: str = "midi"):
-    if name not in FAMILIES:
-        raise MuseganError(f"unknown model {name!r} (choose from {', '.join(FAMILIES)})")
-    if kind == "audio" and name in AUDIO_FAMILIES:
-        return AUDIO_FAMILIES[name]
-    return FAMILIES[name]
+PUBLIC = ("lstm", "conv", "gan")
 
 
 def model_config_class(name: str, kind: str = "midi"):
-    return _family(name, kind)[0]
+    """The config dataclass of family ``name`` on data of ``kind``."""
+    from ..kinds import get_kind
+
+    if name not in PUBLIC:
+        raise MuseganError(f"unknown model {name!r} (choose from {', '.join(PUBLIC)})")
+    return FAMILIES[get_kind(kind).families.get(name, name)][0]
 
 
 def build_model(name: str, config):
-    """The module of family ``name`` for its config (whose class says midi or audio)."""
-    audio = name in AUDIO_FAMILIES and isinstance(config, AUDIO_FAMILIES[name][0])
-    return _family(name, "audio" if audio else "midi")[1](config)
+    """The module of family ``name`` for its config (whose class names the module)."""
+    for config_cls, model_cls in FAMILIES.values():
+        if type(config) is config_cls:
+            return model_cls(config)
+    raise MuseganError(f"model {name!r}: no family takes a {type(config).__name__}")

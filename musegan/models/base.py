@@ -11,20 +11,62 @@ Sequence families (LSTM, conv) are autoregressive models of binary frames
 An output head turns states into a per-frame negative log-likelihood and samples
 (``nll``, ``sample``, ``init_from_data``); a family's config names it (``head``:
 ``bernoulli``, independent notes, or ``nade``, the notes of a frame jointly, see
-``nade.py``), and ``make_head`` builds it. ``train_step`` / ``valid_step`` take an
+``nade.py``), and ``make_head`` builds it. ``forward`` / ``valid_step`` take an
 optional mask of the real frames of a padded batch (the polyphonic benchmark).
-The trainer only calls ``configure_optimizers``, ``train_step`` and ``valid_step``, so a
-family with another objective (the GAN) plugs into the same loop by overriding them.
+
+A family returns its losses and never updates itself (nanoGPT's way): the trainer calls
+``configure_optimizers``, then for each step ``phases()`` (which optimizer updates on
+which loss, in order: one phase here, critic then generator for a GAN) and
+``forward(batch, phase=..., noise=...)``, and does backward, clipping and the
+optimizer step; ``valid_step`` scores held-out batches.
 """
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MuseganError
+
+
+class Phase(NamedTuple):
+    """One part of a training step: the family's ``forward(batch, phase=name)`` gives its
+    losses, and the trainer updates with the optimizer named ``optimizer``."""
+
+    name: str
+    optimizer: str
+
+
+class BatchNoise:
+    """The random numbers of one training batch, drawn on the CPU (diffusers' way) from a
+    generator that every process holds in the same state: each draw makes one row per
+    sample of the *global* batch and each process keeps its own rows ``lo:hi``. So a
+    sample gets the same numbers whatever the number of processes, and a run on two
+    GPUs follows the run on one. ``BatchNoise.local(batch)`` draws from torch's global
+    generator for a batch used alone (tests, notebooks)."""
+
+    def __init__(self, generator: torch.Generator | None, total: int, lo: int, hi: int, device):
+        self.generator, self.total, self.lo, self.hi, self.device = generator, total, lo, hi, device
+
+    @classmethod
+    def local(cls, batch: torch.Tensor) -> "BatchNoise":
+        return cls(None, len(batch), 0, len(batch), batch.device)
+
+    def _rows(self, x: torch.Tensor) -> torch.Tensor:
+        return x[self.lo : self.hi].to(self.device)
+
+    def rand(self, *shape) -> torch.Tensor:
+        """Uniform in [0, 1): ``(rows, *shape)``."""
+        return self._rows(torch.rand(self.total, *shape, generator=self.generator))
+
+    def randn(self, *shape) -> torch.Tensor:
+        return self._rows(torch.randn(self.total, *shape, generator=self.generator))
+
+    def randint(self, low: int, high: int, *shape) -> torch.Tensor:
+        return self._rows(torch.randint(low, high, (self.total, *shape), generator=self.generator))
 
 
 class BernoulliHead(nn.Module):
@@ -130,6 +172,7 @@ class FrameModel(nn.Module):
     """Base of the autoregressive frame families; see the module docstring."""
 
     family = "frame"
+    has_likelihood = True  # the trainer validates the NLL and keeps the best weights
 
     def __init__(self, config):
         super().__init__()
@@ -170,20 +213,17 @@ class FrameModel(nn.Module):
     def configure_optimizers(self, train) -> dict:
         return {"model": torch.optim.AdamW(self.parameters(), lr=train.lr, weight_decay=train.weight_decay)}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float,
-                   mask: torch.Tensor | None = None) -> dict:
-        """One update on the mean NLL per frame; ``mask`` ``(B, T)`` marks the real frames
-        of a padded batch (None: all are real)."""
-        opt = optimizers["model"]
-        with autocast():
-            nll = self.nll(batch)
-            loss = nll.mean() if mask is None else (nll * mask).sum() / mask.sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.parameters(), grad_clip)
-        opt.step()
-        return {"loss": float(loss.detach())}
+    def phases(self) -> list[Phase]:
+        """One phase per update: the NLL, on the one optimizer."""
+        return [Phase("model", "model")]
+
+    def forward(self, batch: torch.Tensor, phase: str = "model", noise=None,
+                mask: torch.Tensor | None = None) -> dict:
+        """The losses of a batch ``(B, T, F)``: ``loss`` is the mean NLL per frame; ``mask``
+        ``(B, T)`` marks the real frames of a padded batch (None: all are real). The
+        trainer does the backward pass and the update."""
+        nll = self.nll(batch)
+        return {"loss": nll.mean() if mask is None else (nll * mask).sum() / mask.sum()}
 
     @torch.no_grad()
     def valid_step(self, batch: torch.Tensor, autocast, mask: torch.Tensor | None = None) -> dict:

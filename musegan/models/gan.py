@@ -23,8 +23,8 @@ of any length chains phrases: each new phrase overlaps the previous one by
 ``overlap_bars`` bars, which it receives as known.
 
 Training: WGAN-GP (Gulrajani et al. 2017), gradient penalty ``gp_weight``,
-``n_critic`` critic updates per generator update. Each ``train_step`` is one critic
-update on its batch; every ``n_critic``-th also updates the generator. A new run takes
+``n_critic`` critic updates per generator update. Each training step is a critic
+phase on its batch; every ``n_critic``-th step adds a generator phase (``phases``). A new run takes
 the paper's Adam settings and batch (``train_defaults``: lr 1e-3, betas 0.5/0.9, batch
 64); ``--lr``, ``--batch-size`` and ``--set`` still override them.
 
@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MuseganError
+from .base import BatchNoise, Phase
 
 MODES = ("jamming", "composer", "hybrid")
 
@@ -261,9 +262,63 @@ class Critic(nn.Module):
         return self.out(self.phrase(h).flatten(1)).squeeze(-1)
 
 
-class GANModel(nn.Module):
-    family = "gan"
+class WGANGP(nn.Module):
+    """WGAN-GP training (Gulrajani et al. 2017) for a GAN family: a subclass has
+    ``config`` (``gp_weight``, ``n_critic``, ``beta1``, ``beta2``), ``critic``,
+    ``generator``, ``real(batch)`` (the batch as the critic reads it) and
+    ``fake(real, noise)`` (generated counterparts, from ``BatchNoise``)."""
+
     has_likelihood = False  # no validation NLL: the trainer keeps the latest weights as best.pt
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("critic_steps", torch.zeros((), dtype=torch.long))  # resumes with the weights
+        self.register_buffer("last_g_loss", torch.zeros(()))
+
+    def configure_optimizers(self, train) -> dict:
+        betas = (self.config.beta1, self.config.beta2)
+        return {
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=train.lr, betas=betas),
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=train.lr, betas=betas),
+        }
+
+    def phases(self) -> list[Phase]:
+        """The next training step: a critic phase; every ``n_critic``-th step, then a
+        generator phase (new latents)."""
+        self.critic_steps += 1
+        out = [Phase("critic", "critic")]
+        if int(self.critic_steps) % self.config.n_critic == 0:
+            out.append(Phase("generator", "generator"))
+        return out
+
+    def forward(self, batch: torch.Tensor, phase: str = "critic", noise: BatchNoise | None = None) -> dict:
+        """The losses of one phase: ``critic``: ``D(fake) - D(real) + gp_weight * GP``;
+        ``generator``: ``-D(fake)``. The trainer does backward and the update."""
+        noise = noise or BatchNoise.local(batch)
+        real = self.real(batch)
+        if phase == "generator":
+            g_loss = -self.critic(self.fake(real, noise)).float().mean()
+            self.last_g_loss.fill_(float(g_loss.detach()))
+            return {"loss": g_loss, "g_loss": g_loss.detach()}
+        with torch.no_grad():
+            fake = self.fake(real, noise)
+        d_real, d_fake = self.critic(real).float().mean(), self.critic(fake).float().mean()
+        gp = self.gradient_penalty(real.float(), fake.float(), noise)
+        return {"loss": d_fake - d_real + self.config.gp_weight * gp, "wasserstein": (d_real - d_fake).detach(),
+                "gp": gp.detach(), "g_loss": self.last_g_loss.clone()}
+
+    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, noise: BatchNoise | None = None):
+        """``(|grad D(mix)| - 1)^2`` on random mixes of real and fake, in full precision."""
+        noise = noise or BatchNoise.local(real)
+        alpha = noise.rand(*([1] * (real.dim() - 1)))
+        mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        with torch.autocast(mix.device.type, enabled=False):
+            (grad,) = torch.autograd.grad(self.critic(mix).sum(), mix, create_graph=True)
+        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+class GANModel(WGANGP):
+    family = "gan"
 
     def __init__(self, config: GANConfig):
         super().__init__()
@@ -271,8 +326,6 @@ class GANModel(nn.Module):
         self.config = config
         self.generator = Generator(config)
         self.critic = Critic(config)
-        self.register_buffer("critic_steps", torch.zeros((), dtype=torch.long))  # resumes with the weights
-        self.register_buffer("last_g_loss", torch.zeros(()))
 
     # -- shapes ----------------------------------------------------------------------
     @property
@@ -307,20 +360,22 @@ class GANModel(nn.Module):
             out[name] = z * temperature
         return out
 
-    def random_mask(self, batch: int, device) -> torch.Tensor:
+    def random_mask(self, noise: BatchNoise) -> torch.Tensor:
         """Training masks ``(B, K, P)``: some tracks given, and/or the first bars given;
         never everything given."""
         c = self.config
         K, P = c.n_tracks, c.n_bars
-        tracks = (torch.rand(batch, K, device=device) < 0.5) & (torch.rand(batch, 1, device=device) < c.cond_tracks_p)
+        tracks = (noise.rand(K) < 0.5) & (noise.rand(1) < c.cond_tracks_p)
         full = tracks.all(1)
-        if full.any():  # free one track
-            free = torch.randint(0, K, (batch,), device=device)
-            tracks[full, free[full]] = False
-        first = torch.randint(1, max(P, 2), (batch, 1), device=device)
-        use_bars = (torch.rand(batch, 1, device=device) < c.cond_bars_p) & (P > 1)
-        bars = (torch.arange(P, device=device)[None] < first) & use_bars  # (B, P)
+        free = noise.randint(0, K)
+        tracks[full, free[full]] = False  # free one track
+        first = noise.randint(1, max(P, 2), 1)
+        use_bars = (noise.rand(1) < c.cond_bars_p) & (P > 1)
+        bars = (torch.arange(P, device=tracks.device)[None] < first) & use_bars  # (B, P)
         return tracks[:, :, None] | bars[:, None, :]
+
+    def training_latents(self, noise: BatchNoise) -> dict:
+        return {name: noise.randn(*shape[1:]) for name, shape in self.generator.latent_shapes(1).items()}
 
     def compose(self, real: torch.Tensor, mask: torch.Tensor, z: dict) -> torch.Tensor:
         """Probabilities of a phrase ``(B, K, P, S, pitches)``: the known cells of
@@ -331,13 +386,6 @@ class GANModel(nn.Module):
         return known + (1 - m) * probs
 
     # -- the trainer's interface ----------------------------------------------------
-    def configure_optimizers(self, train) -> dict:
-        betas = (self.config.beta1, self.config.beta2)
-        return {
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=train.lr, betas=betas),
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=train.lr, betas=betas),
-        }
-
     @torch.no_grad()
     def init_from_data(self, batch: torch.Tensor) -> None:
         """Start the output biases at the data's note frequencies (notes are on ~1% of
@@ -351,29 +399,23 @@ class GANModel(nn.Module):
             for k, g in enumerate(self.generator.bars):
                 g.out.bias.copy_(logit[k])
 
-    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
-        mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.critic(mix).sum(), mix, create_graph=True)
-        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    def real(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.to_phrases(batch.float())
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float) -> dict:
-        """One critic update on ``batch``; every ``n_critic``-th call, then one generator
-        update (new latents, the same conditioning)."""
-        real = self.to_phrases(batch.float())
-        B, device = real.shape[0], real.device
-        mask = self.random_mask(B, device)
-        return wgan_gp_step(self, real, lambda: self.compose(real, mask, self.sample_latents(B, device)),
-                            optimizers, autocast, grad_clip)
+    def fake(self, real: torch.Tensor, noise: BatchNoise) -> torch.Tensor:
+        """A random mask (none; some tracks; the first bars) over ``real`` and the
+        generator's phrases around what it keeps."""
+        return self.compose(real, self.random_mask(noise), self.training_latents(noise))
 
     @torch.no_grad()
-    def valid_step(self, batch: torch.Tensor, autocast) -> dict:
+    def valid_step(self, batch: torch.Tensor, autocast, generator: torch.Generator | None = None) -> dict:
         """The critic's estimate of the Wasserstein distance on held-out phrases (a
-        diagnostic; there is no likelihood)."""
+        diagnostic; there is no likelihood). Latents from ``generator`` (a CPU one)."""
         real = self.to_phrases(batch.float())
         mask = torch.zeros(real.shape[:3], dtype=torch.bool, device=real.device)
+        noise = BatchNoise(generator, len(real), 0, len(real), real.device)
         with autocast():
-            fake = self.compose(real, mask, self.sample_latents(real.shape[0], real.device))
+            fake = self.compose(real, mask, self.training_latents(noise))
             w = self.critic(real).float().mean() - self.critic(fake).float().mean()
         return {"wasserstein": float(w), "phrases": real.shape[0]}
 
@@ -427,38 +469,3 @@ class GANModel(nn.Module):
             onset = (active * (1 - F.pad(active, (0, 0, 1, 0))[:, :, :-1])).view_as(roll)
             cells[..., 1, :] = torch.where(given[..., None, None], cells[..., 1, :], onset)
         return frames[:, :total].cpu()
-
-
-def wgan_gp_step(model: nn.Module, real: torch.Tensor, make_fake, optimizers: dict, autocast, grad_clip: float) -> dict:
-    """The WGAN-GP update of a GAN family (``model.critic``, ``model.generator``,
-    ``model.config.gp_weight`` / ``n_critic``, buffers ``critic_steps`` and
-    ``last_g_loss``): one critic update on ``real`` against ``make_fake()``; every
-    ``n_critic``-th call, then one generator update on a new ``make_fake()``."""
-    c = model.config
-    with autocast():
-        with torch.no_grad():
-            fake = make_fake()
-        d_real, d_fake = model.critic(real).float().mean(), model.critic(fake).float().mean()
-    gp = model.gradient_penalty(real, fake.float())  # in full precision
-    d_loss = d_fake - d_real + c.gp_weight * gp
-    _update(optimizers["critic"], d_loss, model.critic, grad_clip)
-    model.critic_steps += 1
-    if int(model.critic_steps) % c.n_critic == 0:
-        model.critic.requires_grad_(False)
-        try:
-            with autocast():
-                g_loss = -model.critic(make_fake()).float().mean()
-            _update(optimizers["generator"], g_loss, model.generator, grad_clip)
-        finally:
-            model.critic.requires_grad_(True)
-        model.last_g_loss.fill_(float(g_loss.detach()))
-    return {"loss": float(d_loss.detach()), "wasserstein": float((d_real - d_fake).detach()),
-            "gp": float(gp.detach()), "g_loss": float(model.last_g_loss)}
-
-
-def _update(opt, loss: torch.Tensor, module: nn.Module, grad_clip: float) -> None:
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip > 0:
-        nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
-    opt.step()

@@ -14,14 +14,15 @@ dense -> ``(16d, n_bins / 32, n_frames / 32)`` -> five transposed convolutions
 (kernel 5, stride 2, ReLU; the last one tanh) -> ``(C, n_bins, n_frames)``. The critic
 mirrors it: five strided convolutions (kernel 5, stride 2, LeakyReLU 0.2, no batch
 norm) -> dense -> a score. The width ``d`` is ``dim``: the paper's 64 for a GPU; the
-default 8 for a CPU (a ``train_step`` of 64 patches of 128 x 128 on one thread: about
+default 8 for a CPU (a training step of 64 patches of 128 x 128 on one thread: about
 1.35 s at 8, 0.65 s at 4, 2.7 s at 16; the layers at full and half resolution, whose
 cost grows only linearly with ``d``, take most of it).
 
 Training: WGAN-GP (Gulrajani et al. 2017), the paper's settings: gradient penalty
 ``gp_weight`` 10, ``n_critic`` 5 critic updates per generator update, Adam lr 1e-4,
-betas 0.5/0.9, batch 64 (``train_defaults`` for a new run). Each ``train_step`` is
-one critic update on its batch; every ``n_critic``-th also updates the generator.
+betas 0.5/0.9, batch 64 (``train_defaults`` for a new run). Each training step is a
+critic phase on its batch; every ``n_critic``-th adds a generator phase (see
+``gan.WGANGP``, shared with the MuseGAN).
 
 Generation of any length: patches drawn independently, each overlapping the one
 before by ``crossfade`` frames, joined with a linear crossfade and cut to length. The
@@ -39,7 +40,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MuseganError
-from .gan import GANModel, wgan_gp_step
+from .base import BatchNoise
+from .gan import WGANGP
 
 
 @dataclass
@@ -114,9 +116,8 @@ class SpecCritic(nn.Module):
         return self.out(x.flatten(1)).squeeze(-1)
 
 
-class SpecGANModel(nn.Module):
+class SpecGANModel(WGANGP):
     family = "specgan"
-    has_likelihood = False  # no validation NLL: the trainer keeps the latest weights as best.pt
 
     def __init__(self, config: SpecGANConfig):
         super().__init__()
@@ -127,8 +128,6 @@ class SpecGANModel(nn.Module):
         bins = (config.n_channels, config.n_bins, 1)
         self.register_buffer("bin_mean", torch.zeros(bins))  # per-bin statistics: saved with the weights
         self.register_buffer("bin_std", torch.ones(bins))
-        self.register_buffer("critic_steps", torch.zeros((), dtype=torch.long))  # resumes with the weights
-        self.register_buffer("last_g_loss", torch.zeros(()))
 
     # -- frames and images -----------------------------------------------------------
     def to_images(self, frames: torch.Tensor) -> torch.Tensor:
@@ -162,10 +161,6 @@ class SpecGANModel(nn.Module):
         return (2 * u - 1) * temperature
 
     # -- the trainer's interface ----------------------------------------------------
-    # the MuseGAN's: Adam with betas (beta1, beta2) for "critic" and "generator"; WGAN-GP's penalty on self.critic
-    configure_optimizers = GANModel.configure_optimizers
-    gradient_penalty = GANModel.gradient_penalty
-
     @torch.no_grad()
     def init_from_data(self, batch: torch.Tensor) -> None:
         """Per-bin mean and standard deviation of training frames ``(1, N, F)``."""
@@ -173,21 +168,19 @@ class SpecGANModel(nn.Module):
         self.bin_mean.copy_(x.mean(0).view_as(self.bin_mean))
         self.bin_std.copy_(x.std(0, correction=0).clamp_min(1e-3).view_as(self.bin_std))
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict, autocast, grad_clip: float) -> dict:
-        """One critic update on ``batch`` ``(B, n_frames, F)``; every ``n_critic``-th call,
-        then one generator update (new latents)."""
-        real = self.normalize(batch.float())
-        B, device = real.shape[0], real.device
-        return wgan_gp_step(self, real, lambda: self.generator(self.sample_latents((B,), device)),
-                            optimizers, autocast, grad_clip)
+    def real(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.normalize(batch.float())
+
+    def fake(self, real: torch.Tensor, noise: BatchNoise) -> torch.Tensor:
+        return self.generator((2 * noise.rand(self.config.z_dim) - 1))  # uniform latents in [-1, 1]
 
     @torch.no_grad()
-    def valid_step(self, batch: torch.Tensor, autocast) -> dict:
+    def valid_step(self, batch: torch.Tensor, autocast, generator: torch.Generator | None = None) -> dict:
         """The critic's estimate of the Wasserstein distance on held-out patches (a
-        diagnostic; there is no likelihood)."""
+        diagnostic; there is no likelihood). Latents from ``generator`` (a CPU one)."""
         real = self.normalize(batch.float())
         with autocast():
-            fake = self.generator(self.sample_latents((real.shape[0],), real.device))
+            fake = self.fake(real, BatchNoise(generator, len(real), 0, len(real), real.device))
             w = self.critic(real).float().mean() - self.critic(fake).float().mean()
         return {"wasserstein": float(w), "patches": real.shape[0]}
 
