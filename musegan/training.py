@@ -321,6 +321,7 @@ def _load_corpus_once(corpus, config: RunConfig, world: World, log, progress) ->
 
 
 def _train(corpus, out: Path, config: RunConfig, state, world: World, device, progress, log) -> Path:
+    """Setup and restore: the corpus, its datasets, the model and its trainer."""
     tc, kind = config.train, get_kind(config.data.kind)
     torch.manual_seed(tc.seed)
     data = _load_corpus_once(corpus, config, world, log, progress)
@@ -331,14 +332,7 @@ def _train(corpus, out: Path, config: RunConfig, state, world: World, device, pr
     train_set, valid_set, plain = kind.datasets(data, config, info, train_songs, valid_songs)
     if len(train_set) == 0:
         raise MuseganError(f"{corpus or 'default corpus'}: no song is long enough for one bar")
-
-    mc = config.model_config
-    kind.check_head(getattr(mc, "head", None))
-    settings = kind.model_settings(config, info)
-    for key in _fields(mc) & set(settings):
-        if not getattr(mc, key):
-            setattr(mc, key, settings[key])
-    model = build_model(config.model, mc).to(device)
+    model = _build_model(config, kind, info).to(device)
     valid_batches = _valid_batches(valid_set, tc)
     if state is None:
         info.update(_init_from_data(model, kind, plain, valid_batches, device, log))
@@ -350,7 +344,6 @@ def _train(corpus, out: Path, config: RunConfig, state, world: World, device, pr
     if trainer.steps >= tc.steps:
         log(f"{out}: already trained for {trainer.steps} steps (train.steps={tc.steps}); raise --steps to go on")
         return out
-
     if world.main:
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob(".*.tmp"):  # left by a write that a kill cut short
@@ -359,29 +352,33 @@ def _train(corpus, out: Path, config: RunConfig, state, world: World, device, pr
     log(f"{config.model}: {n_parameters(model):,} parameters on {device}"
         f"{f' x {world.size} processes' if world.size > 1 else ''}; {len(train_songs)} train / "
         f"{len(valid_songs)} valid songs, {len(train_set)} windows of {plain.window} steps; "
-        f"{settings['n_features']} features")
+        f"{config.model_config.n_features} features")
+    return _fit(trainer, train_set, valid_batches, out, config, info, state is not None, progress, log)
 
+
+def _build_model(config: RunConfig, kind, info: dict):
+    """The family's module, its sizes taken from the data where the config leaves them 0."""
+    mc = config.model_config
+    kind.check_head(getattr(mc, "head", None))
+    settings = kind.model_settings(config, info)
+    for key in _fields(mc) & set(settings):
+        if not getattr(mc, key):
+            setattr(mc, key, settings[key])
+    return build_model(config.model, mc)
+
+
+def _fit(trainer: Trainer, train_set, valid_batches: list, out: Path, config: RunConfig, info: dict,
+         resumed: bool, progress: bool, log) -> Path:
+    """The loop: step, log, validate, checkpoint; stop when asked (Ctrl-C, SIGTERM) or
+    when the loss is not finite."""
+    tc, world, model = config.train, trainer.world, trainer.model
     loader = torch.utils.data.DataLoader(
         train_set, batch_sampler=GlobalBatches(len(train_set), tc.seed, trainer.samples_seen, tc.batch_size,
                                                world.rank, world.size),
-        num_workers=tc.num_workers, pin_memory=device.type == "cuda", persistent_workers=tc.num_workers > 0,
+        num_workers=tc.num_workers, pin_memory=trainer.device.type == "cuda", persistent_workers=tc.num_workers > 0,
         generator=torch.Generator())  # a loader of its own: the global RNG is dropout's alone
-    metrics = (CsvLog(out / "metrics.csv", ("step", "loss", "lr", "valid_nll", "seconds"), append=state is not None,
+    metrics = (CsvLog(out / "metrics.csv", ("step", "loss", "lr", "valid_nll", "seconds"), append=resumed,
                       until_step=trainer.steps) if world.main else None)
-
-    def checkpoint(valid_nll: float) -> None:
-        improved = valid_nll < trainer.best  # False for NaN
-        trainer.best = valid_nll if improved else trainer.best
-        payload = {"config": config.to_dict(), "info": info, **trainer.state()}  # every process: gathers RNG
-        if not world.main:
-            return
-        if improved or not model.has_likelihood or not (out / "best.pt").exists():
-            weights = {k: v for k, v in payload.items() if k not in ("optimizers", "rng", "noise")}
-            save_checkpoint(out / "best.pt", {**weights, "valid_nll": valid_nll})
-        save_checkpoint(out / "checkpoint.pt", payload)
-        kind.write_samples(kind.player(model, config, info), out / "samples", trainer.steps, tc)
-        model.train()
-
     from tqdm.auto import tqdm
 
     bar = tqdm(total=tc.steps, initial=trainer.steps, desc=f"train {config.model}", unit="step",
@@ -392,15 +389,14 @@ def _train(corpus, out: Path, config: RunConfig, state, world: World, device, pr
     try:
         with _stop_requests() as request:
             while trainer.steps < tc.steps:
-                batch = next(it).to(device, non_blocking=True)
+                batch = next(it).to(trainer.device, non_blocking=True)
                 lr = tc.lr * cosine_lr(trainer.steps, tc.steps, tc.warmup)
                 result = trainer.step(batch, lr, stop=request["stop"])
-                step, stop = trainer.steps, result.pop("stop")
+                step, stop, last = trainer.steps, result.pop("stop"), trainer.steps == tc.steps
                 if not all(math.isfinite(v) for v in result.values()):
                     raise MuseganError(f"training stopped at step {step}: the loss is not finite "
                                        f"({', '.join(f'{k} {v:.4g}' for k, v in result.items())}); the last good "
                                        f"checkpoint is kept in {out}; lower train.lr")
-                last = step == tc.steps
                 row = {"step": step, **result, "lr": lr, "seconds": round(time.time() - start, 2)}
                 if step % tc.valid_every == 0 or last:
                     valid_nll = row["valid_nll"] = trainer.validate(valid_batches)
@@ -412,7 +408,7 @@ def _train(corpus, out: Path, config: RunConfig, state, world: World, device, pr
                 if step % tc.checkpoint_every == 0 or last or stop:
                     if step % tc.valid_every and not last:
                         valid_nll = trainer.validate(valid_batches)
-                    checkpoint(valid_nll)
+                    _checkpoint(trainer, valid_nll, out, config, info)
                 if stop and not last:
                     raise MuseganError(f"interrupted at step {step}; checkpoint saved, continue with --resume")
     finally:
@@ -424,6 +420,23 @@ def _train(corpus, out: Path, config: RunConfig, state, world: World, device, pr
               else "no likelihood to validate")
     log(f"done: {trainer.steps} steps in {time.time() - start:.0f} s; {scored}; checkpoints in {out}")
     return out
+
+
+def _checkpoint(trainer: Trainer, valid_nll: float, out: Path, config: RunConfig, info: dict) -> None:
+    """checkpoint.pt (everything to resume), best.pt when the validation NLL improved (a
+    family without one: always) and the samples; rank 0 writes, every process calls."""
+    model, kind = trainer.model, get_kind(config.data.kind)
+    improved = valid_nll < trainer.best  # False for NaN
+    trainer.best = valid_nll if improved else trainer.best
+    payload = {"config": config.to_dict(), "info": info, **trainer.state()}  # every process: gathers RNG
+    if not trainer.world.main:
+        return
+    if improved or not model.has_likelihood or not (out / "best.pt").exists():
+        weights = {k: v for k, v in payload.items() if k not in ("optimizers", "rng", "noise")}
+        save_checkpoint(out / "best.pt", {**weights, "valid_nll": valid_nll})
+    save_checkpoint(out / "checkpoint.pt", payload)
+    kind.write_samples(kind.player(model, config, info), out / "samples", trainer.steps, config.train)
+    model.train()
 
 
 def _valid_batches(valid_set, tc: TrainConfig) -> list:
