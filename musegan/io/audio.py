@@ -17,6 +17,8 @@ from .midi import UnreadableFile, _one_line, existing_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 SAMPLE_RATE = 44100
+MIN_SAMPLE_RATE = 1000  # below it a header is damaged, and resampling one would make millions of samples of each
+MAX_PEAK = 1e6  # float samples beyond are damaged (float files scaled as 16-bit integers, up to 32768, pass)
 
 
 def read_audio(path, sr: int | None = SAMPLE_RATE, mono: bool = True, max_channels: int = 0):
@@ -26,7 +28,8 @@ def read_audio(path, sr: int | None = SAMPLE_RATE, mono: bool = True, max_channe
     when ``mono``: the channels averaged), at ``sr`` (the file's own rate when ``sr`` is
     None). ``max_channels`` > 0 keeps at most that many channels (with ``mono`` False).
     Raises ``UnreadableFile`` for a missing, empty, truncated or non-audio file, one
-    with no samples, or one with NaN / infinite samples.
+    with no samples, a sample rate under ``MIN_SAMPLE_RATE``, or NaN, infinite or
+    absurd (over ``MAX_PEAK``) samples.
     """
     import soundfile as sf
 
@@ -39,19 +42,26 @@ def read_audio(path, sr: int | None = SAMPLE_RATE, mono: bool = True, max_channe
         raise UnreadableFile(f"not readable audio: {_one_line(e)}") from None
     if y.shape[0] == 0:
         raise UnreadableFile("no audio samples")
+    if file_sr < MIN_SAMPLE_RATE:
+        raise UnreadableFile(f"sample rate {file_sr} Hz is too low for audio (at least {MIN_SAMPLE_RATE} Hz)")
     declared = _wav_declared_bytes(path)
     have = path.stat().st_size
     if y.shape[0] < frames or (declared is not None and declared[0] + declared[1] > have):
         raise UnreadableFile("truncated: the header declares more audio than the file holds")
-    if not np.isfinite(y).all():
+    peak = float(np.abs(y).max())
+    if not np.isfinite(peak):
         raise UnreadableFile("NaN or infinite samples")
+    if peak > MAX_PEAK:  # resampling such values would overflow to infinities
+        raise UnreadableFile(f"damaged samples: values up to {peak:.3g} (full scale is 1)")
     y = np.ascontiguousarray(y.T)
     if mono:
         y = y.mean(axis=0, keepdims=True)
     elif max_channels > 0:
         y = y[:max_channels]
     if sr is not None and int(sr) != file_sr:
-        y = resample(y, file_sr, int(sr))
+        n, y = y.shape[1], resample(y, file_sr, int(sr))
+        if y.shape[1] == 0:
+            raise UnreadableFile(f"too short: {n} samples at {file_sr} Hz make none at {sr} Hz")
     return y, (file_sr if sr is None else int(sr))
 
 

@@ -23,6 +23,9 @@ from .files import atomic_write_bytes
 MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".abc", ".krn")
 MUSIC_SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES
+# A song with notes past it has damaged timing (symusic's int32 ticks wrap not far past it), and its
+# steps would not fit int32 notes.
+MAX_QUARTERS = 1 << 15  # 4.5 hours at 120 qpm
 
 
 class UnreadableFile(MuseganError):
@@ -107,9 +110,15 @@ def _song_batch(items: list, resolution: int) -> tuple[SongBatch, list[str]]:
     time, duration = col["time"].astype(np.int64), col["duration"].astype(np.int64)
     # Dividing by one number is many times faster than by one per note.
     tpq = tpq[0] if len(set(tpq)) == 1 else np.repeat(np.asarray(tpq, np.int64), counts)
-    notes, keep = valid_notes(np.repeat(np.asarray(index, np.int64), counts), col["pitch"], quantize(time, tpq, resolution),
-                              quantize(time + duration, tpq, resolution), col["velocity"])
-    song = np.repeat(np.asarray(song_of, np.int64), counts)[keep]
+    start, end = quantize(time, tpq, resolution), quantize(time + duration, tpq, resolution)
+    song = np.repeat(np.asarray(song_of, np.int64), counts)
+    damaged = np.unique(song[end > MAX_QUARTERS * resolution]).tolist()
+    for k in damaged:
+        reasons[k], tracks[k] = f"damaged timing: notes past quarter note {MAX_QUARTERS:,}", []
+    if damaged:
+        start[np.isin(song, damaged)] = -1  # valid_notes drops them
+    notes, keep = valid_notes(np.repeat(np.asarray(index, np.int64), counts), col["pitch"], start, end, col["velocity"])
+    song = song[keep]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(song, minlength=len(items)))])
     return SongBatch(notes.astype(np.int32), bounds, tracks, tempos, time_signatures, resolution), reasons
 
