@@ -29,7 +29,8 @@ def test_help_and_argument_errors_import_no_heavy_library():
 
 
 def test_public_names_still_import_on_first_use():
-    script = "import musegan, sys; a = 'torch' in sys.modules; musegan.load; musegan.Song; print(a, 'torch' in sys.modules)"
+    script = ("import musegan, sys; before = 'torch' in sys.modules; musegan.load; musegan.Song; "
+              "print(before, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
     import musegan
