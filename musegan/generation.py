@@ -86,6 +86,22 @@ class MusicModel:
         of the model, its program, drums on channel 10)."""
         return to_pretty_midi(self.generate_song(bars, seed, temperature, primer))
 
+    def write_files(self, paths: list, seed: int = 0, temperature: float = 1.0, bars: int | None = None,
+                    seconds: float | None = None, primer=None, run="") -> None:
+        """File ``i`` of ``paths`` (.mid, or .wav: rendered at 44.1 kHz) from seed ``seed + i``."""
+        if seconds is not None:
+            raise MuseganError(f"{run} is a symbolic model: give its length with --bars, not --seconds")
+        synth = "auto"  # warns once if FluidSynth is missing, then the same synthesizer for every file
+        for i, path in enumerate(paths):
+            pm = self.generate(16 if bars is None else bars, seed + i, temperature, primer)
+            if path.suffix.lower() == ".wav":
+                from .render import SAMPLE_RATE, fluidsynth_available, render_midi
+
+                write_wav(path, render_midi(pm, SAMPLE_RATE, synth=synth), SAMPLE_RATE)
+                synth = "fluidsynth" if fluidsynth_available() else "numpy"
+            else:
+                write_pretty_midi(path, pm)
+
 
 class AudioModel:
     """A trained model of spectrogram frames, with what it needs to speak audio: the
@@ -118,6 +134,16 @@ class AudioModel:
         S = self.generate_spectrogram(seconds, seed, temperature)
         y = spectrogram_to_audio(S, self.stats, n_iter, seed, length=int(round(seconds * self.sr))).numpy()
         return (y[0] if y.shape[0] == 1 else y), self.sr
+
+    def write_files(self, paths: list, seed: int = 0, temperature: float = 1.0, bars: int | None = None,
+                    seconds: float | None = None, primer=None, run="") -> None:
+        """WAV file ``i`` of ``paths`` from seed ``seed + i``, ``seconds`` long (default 4)."""
+        if any(p.suffix.lower() != ".wav" for p in paths):
+            raise MuseganError(f"--out {paths[0]}: {run} is an audio model; expected a .wav file")
+        if bars is not None or primer is not None:
+            raise MuseganError(f"{run} is an audio model: give its length with --seconds (no --bars, no --primer)")
+        for i, path in enumerate(paths):
+            write_wav(path, *self.generate(4.0 if seconds is None else seconds, seed + i, temperature))
 
 
 def spectrogram_to_audio(S: torch.Tensor, stats: dict, n_iter: int = 32, seed: int = 0,
@@ -168,27 +194,7 @@ def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 
         raise MuseganError(f"--num {num}: expected at least 1")
     model = load(run, device)
     paths = [out] if num == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(num)]
-    if isinstance(model, AudioModel):
-        if out.suffix.lower() != ".wav":
-            raise MuseganError(f"--out {out}: {run} is an audio model; expected a .wav file")
-        if bars is not None or primer is not None:
-            raise MuseganError(f"{run} is an audio model: give its length with --seconds (no --bars, no --primer)")
-        for i, path in enumerate(paths):
-            write_wav(path, *model.generate(4.0 if seconds is None else seconds, seed + i, temperature))
-        return paths
-    if seconds is not None:
-        raise MuseganError(f"{run} is a symbolic model: give its length with --bars, not --seconds")
-    bars = 16 if bars is None else bars
-    synth = "auto"  # warns once if FluidSynth is missing, then the same synthesizer for every file
-    for i, path in enumerate(paths):
-        pm = model.generate(bars, seed + i, temperature, primer)
-        if path.suffix.lower() == ".wav":
-            from .render import SAMPLE_RATE, fluidsynth_available, render_midi
-
-            write_wav(path, render_midi(pm, SAMPLE_RATE, synth=synth), SAMPLE_RATE)
-            synth = "fluidsynth" if fluidsynth_available() else "numpy"
-        else:
-            write_pretty_midi(path, pm)
+    model.write_files(paths, seed, temperature, bars=bars, seconds=seconds, primer=primer, run=run)
     return paths
 
 
