@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,28 @@ from .io.midi import read_primer, to_pretty_midi, write_pretty_midi
 from .models import build_model
 from .representations.pianoroll import END, START, TRACK, PITCH, Song, Track, frames_to_notes, map_tracks, notes_to_frames
 from .representations.spectrogram import from_spectrogram, griffin_lim, mel_to_linear
+
+
+def check_sampling(temperature: float, top_p: float) -> None:
+    if temperature < 0:
+        raise MuseganError(f"temperature={temperature}: expected >= 0")
+    if not 0 < top_p <= 1:
+        raise MuseganError(f"top_p={top_p}: expected more than 0 and at most 1")
+
+
+@contextlib.contextmanager
+def one_thread(device: torch.device):
+    """Frame-by-frame sampling on one CPU thread: its small products gain nothing from a
+    second one, which only spins against whatever else the machine runs."""
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -59,20 +82,25 @@ class MusicModel:
         song = Song(notes, self.tracks, d.resolution, song.tempos, song.time_signatures, length)
         return song, notes_to_frames(notes, self.spec, 0, length)
 
-    def generate_song(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, primer=None) -> Song:
-        """Sample ``bars`` bars (after the primer, if any) as a :class:`Song`."""
+    def generate_song(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, primer=None,
+                      top_p: float = 1.0) -> Song:
+        """Sample ``bars`` bars (after the primer, if any) as a :class:`Song`.
+        ``temperature`` divides the logits (0: the likeliest choice); ``top_p`` < 1 keeps
+        only the nucleus of each choice (each voice's categorical, each note bit). Without
+        a primer, the first step is not silent unless the corpus's pieces start so."""
         if bars < 1:
             raise MuseganError(f"bars={bars}: expected at least 1")
-        if temperature < 0:
-            raise MuseganError(f"temperature={temperature}: expected >= 0")
+        check_sampling(temperature, top_p)
         primer_song, primer_frames = self.primer_frames(primer) if primer is not None else (None, None)
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
-        frames = self.model.generate(
-            1, bars * self.steps_per_bar,
-            primer=None if primer_frames is None else torch.from_numpy(primer_frames),
-            temperature=temperature, generator=gen,
-        )[0].numpy()
+        with one_thread(device):
+            frames = self.model.generate(
+                1, bars * self.steps_per_bar,
+                primer=None if primer_frames is None else torch.from_numpy(primer_frames),
+                temperature=temperature, generator=gen, top_p=top_p,
+                sounding_start=self.info.get("silent_start", 1.0) < 0.5,
+            )[0].numpy()
         notes = frames_to_notes(frames, self.spec, velocity=80)
         num, den = self.info["time_signature"]
         tempos, time_signatures = [(0, float(self.info["tempo"]))], [(0, int(num), int(den))]
@@ -81,19 +109,19 @@ class MusicModel:
             tempos, time_signatures = primer_song.tempos, primer_song.time_signatures
         return Song(notes, self.tracks, self.config.data.resolution, tempos, time_signatures, len(frames))
 
-    def generate(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, primer=None):
+    def generate(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, primer=None, top_p: float = 1.0):
         """Sample music; returns a ``pretty_midi.PrettyMIDI`` (one named track per row
-        of the model, its program, drums on channel 10)."""
-        return to_pretty_midi(self.generate_song(bars, seed, temperature, primer))
+        of the model, its program, drums on channel 10). See ``generate_song``."""
+        return to_pretty_midi(self.generate_song(bars, seed, temperature, primer, top_p))
 
     def write_files(self, paths: list, seed: int = 0, temperature: float = 1.0, bars: int | None = None,
-                    seconds: float | None = None, primer=None, run="") -> None:
+                    seconds: float | None = None, primer=None, run="", top_p: float = 1.0) -> None:
         """File ``i`` of ``paths`` (.mid, or .wav: rendered at 44.1 kHz) from seed ``seed + i``."""
         if seconds is not None:
             raise MuseganError(f"{run} is a symbolic model: give its length with --bars, not --seconds")
         synth = "auto"  # warns once if FluidSynth is missing, then the same synthesizer for every file
         for i, path in enumerate(paths):
-            pm = self.generate(16 if bars is None else bars, seed + i, temperature, primer)
+            pm = self.generate(16 if bars is None else bars, seed + i, temperature, primer, top_p)
             if path.suffix.lower() == ".wav":
                 from .render import SAMPLE_RATE, fluidsynth_available, render_midi
 
@@ -115,35 +143,39 @@ class AudioModel:
     def sr(self) -> int:
         return int(self.stats["sr"])
 
-    def generate_spectrogram(self, seconds: float = 4.0, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
-        """Sample ``seconds`` of normalized log-spectrogram: ``(channels, n_bins, n_frames)``."""
+    def generate_spectrogram(self, seconds: float = 4.0, seed: int = 0, temperature: float = 1.0,
+                             top_p: float = 1.0) -> torch.Tensor:
+        """Sample ``seconds`` of normalized log-spectrogram: ``(channels, n_bins, n_frames)``
+        (``top_p`` < 1: a Gaussian head's noise clipped to its central ``top_p``)."""
         if not seconds > 0:
             raise MuseganError(f"seconds={seconds}: expected more than 0")
-        if temperature < 0:
-            raise MuseganError(f"temperature={temperature}: expected >= 0")
+        check_sampling(temperature, top_p)
         n_frames = 1 + -(-int(round(seconds * self.sr)) // self.stats["hop_length"])  # an STFT of that many samples
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
-        frames = self.model.generate(1, n_frames, temperature=temperature, generator=gen)[0]  # (T, C * bins)
+        with one_thread(device):
+            frames = self.model.generate(1, n_frames, temperature=temperature, generator=gen,
+                                         top_p=top_p)[0]  # (T, C * bins)
         return frames.reshape(n_frames, self.stats["channels"], self.stats["n_bins"]).permute(1, 2, 0)
 
-    def generate(self, seconds: float = 4.0, seed: int = 0, temperature: float = 1.0, n_iter: int = 32):
+    def generate(self, seconds: float = 4.0, seed: int = 0, temperature: float = 1.0, n_iter: int = 32,
+                 top_p: float = 1.0):
         """Sample audio; returns ``(y, sr)``: ``y`` float32 ``(n,)`` (mono) or
         ``(channels, n)``, at ``sr`` = 44100 by default. The spectrogram is decoded by
         fast Griffin-Lim with ``n_iter`` iterations (after a least-squares mel inverse)."""
-        S = self.generate_spectrogram(seconds, seed, temperature)
+        S = self.generate_spectrogram(seconds, seed, temperature, top_p)
         y = spectrogram_to_audio(S, self.stats, n_iter, seed, length=int(round(seconds * self.sr))).numpy()
         return (y[0] if y.shape[0] == 1 else y), self.sr
 
     def write_files(self, paths: list, seed: int = 0, temperature: float = 1.0, bars: int | None = None,
-                    seconds: float | None = None, primer=None, run="") -> None:
+                    seconds: float | None = None, primer=None, run="", top_p: float = 1.0) -> None:
         """WAV file ``i`` of ``paths`` from seed ``seed + i``, ``seconds`` long (default 4)."""
         if any(p.suffix.lower() != ".wav" for p in paths):
             raise MuseganError(f"--out {paths[0]}: {run} is an audio model; expected a .wav file")
         if bars is not None or primer is not None:
             raise MuseganError(f"{run} is an audio model: give its length with --seconds (no --bars, no --primer)")
         for i, path in enumerate(paths):
-            write_wav(path, *self.generate(4.0 if seconds is None else seconds, seed + i, temperature))
+            write_wav(path, *self.generate(4.0 if seconds is None else seconds, seed + i, temperature, top_p=top_p))
 
 
 def spectrogram_to_audio(S: torch.Tensor, stats: dict, n_iter: int = 32, seed: int = 0,
@@ -182,7 +214,7 @@ def load(run, device: str = "cpu") -> MusicModel | AudioModel:
 
 
 def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 0, temperature: float = 1.0,
-                   primer=None, device: str = "cpu", seconds: float | None = None) -> list[Path]:
+                   primer=None, device: str = "cpu", seconds: float | None = None, top_p: float = 1.0) -> list[Path]:
     """Write ``num`` MIDI files (or WAV files, rendered at 44.1 kHz, when ``out`` ends in
     .wav) of ``bars`` bars (default 16); from an audio run, WAV files of ``seconds``
     seconds (default 4). File ``i`` uses seed ``seed + i`` (``out`` itself when ``num``
@@ -194,7 +226,7 @@ def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 
         raise MuseganError(f"--num {num}: expected at least 1")
     model = load(run, device)
     paths = [out] if num == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(num)]
-    model.write_files(paths, seed, temperature, bars=bars, seconds=seconds, primer=primer, run=run)
+    model.write_files(paths, seed, temperature, bars=bars, seconds=seconds, primer=primer, run=run, top_p=top_p)
     return paths
 
 

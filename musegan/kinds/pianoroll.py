@@ -2,8 +2,14 @@
 onset bits per track and pitch (see ``representations/pianoroll.py``)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..io.midi import MUSIC_SUFFIXES
+from ..representations.pianoroll import END, PITCH, START, TRACK
 from .base import DataKind, encode_each
+
+MONO_SHARE = 0.99  # a track is a voice when at least this share of its sounding steps hold one pitch
+SONGS_LOOKED_AT = 2000  # corpus statistics from at most this many songs (evenly spaced)
 
 
 class PianoRoll(DataKind):
@@ -31,6 +37,8 @@ class PianoRoll(DataKind):
             "tempo": round(corpus.tempo(), 3),
             "resolution": config.data.resolution,
             "corpus_files": len(corpus),
+            "mono_tracks": monophonic_tracks(corpus, config.data),
+            "silent_start": silent_start_share(corpus),
         }
 
     def datasets(self, corpus, config, info, train_songs, valid_songs):
@@ -49,7 +57,8 @@ class PianoRoll(DataKind):
 
         spec = frame_spec(config.data, len(info["tracks"]))
         return {"n_features": spec.n_features, "steps_per_bar": info["steps_per_bar"], "n_tracks": spec.n_tracks,
-                "n_channels": spec.n_channels, "n_pitches": spec.n_pitches, "n_bars": config.data.window_bars}
+                "n_channels": spec.n_channels, "n_pitches": spec.n_pitches, "n_bars": config.data.window_bars,
+                "mono_tracks": tuple(info.get("mono_tracks", ()))}
 
     def baseline(self, train_frames, valid_frames):
         from ..metrics import frequency_baseline_nll
@@ -66,3 +75,33 @@ class PianoRoll(DataKind):
 
         for i in range(train.samples):
             write_midi(folder / f"step{step:06d}-{i}.mid", player.generate_song(train.sample_bars, seed=i))
+
+
+def _songs(corpus) -> range:
+    return range(0, len(corpus), max(1, len(corpus) // SONGS_LOOKED_AT))
+
+
+def monophonic_tracks(corpus, data) -> list[int]:
+    """Per track, 1 if the corpus shows it monophonic: at least 99% of the steps where it
+    sounds (within the modelled pitch range) hold one pitch; drums never are."""
+    n_tracks = max(len(e["tracks"]) for e in corpus.entries)
+    sounding, several = np.zeros(n_tracks), np.zeros(n_tracks)
+    for i in _songs(corpus):
+        notes = corpus.notes(i)
+        notes = notes[(notes[:, PITCH] >= data.pitch_low) & (notes[:, PITCH] <= data.pitch_high)]
+        if not len(notes):
+            continue
+        edges = np.zeros((int(notes[:, END].max()) + 1, n_tracks), np.int32)
+        np.add.at(edges, (notes[:, START], notes[:, TRACK]), 1)
+        np.add.at(edges, (notes[:, END], notes[:, TRACK]), -1)
+        count = np.cumsum(edges, 0)
+        sounding += (count >= 1).sum(0)
+        several += (count >= 2).sum(0)
+    drums = [t.is_drum for t in corpus.track_template()]
+    return [int(s > 0 and m <= (1 - MONO_SHARE) * s and not d) for s, m, d in zip(sounding, several, drums)]
+
+
+def silent_start_share(corpus) -> float:
+    """The share of songs with no note on their first step."""
+    songs = list(_songs(corpus))
+    return round(sum(int((corpus.notes(i)[:, START] == 0).sum() == 0) for i in songs) / max(1, len(songs)), 4)

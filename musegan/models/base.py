@@ -88,13 +88,15 @@ class BernoulliHead(nn.Module):
         logits = self.proj(h).float()
         return F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").sum(-1)
 
-    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None) -> torch.Tensor:
-        """``(B, H)`` -> ``(B, F)`` 0/1 frame."""
+    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
+               top_p: float = 1.0) -> torch.Tensor:
+        """``(B, H)`` -> ``(B, F)`` 0/1 frame (``top_p``: see ``voices.nucleus_bits``)."""
+        from .voices import nucleus_bits
+
         logits = self.proj(h).float()
         if temperature <= 0:
             return (logits > 0).float()
-        p = torch.sigmoid(logits / temperature)
-        return torch.bernoulli(p, generator=generator)
+        return torch.bernoulli(nucleus_bits(torch.sigmoid(logits / temperature), top_p), generator=generator)
 
 
 class GaussianHead(nn.Module):
@@ -126,13 +128,18 @@ class GaussianHead(nn.Module):
         z = (x.float() - mean) * torch.exp(-log_scale)
         return (0.5 * z * z + log_scale + 0.5 * math.log(2 * math.pi)).sum(-1)
 
-    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None) -> torch.Tensor:
+    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
+               top_p: float = 1.0) -> torch.Tensor:
         """``(B, H)`` -> ``(B, F)``: the mean plus ``temperature`` times the scale times
-        standard normal noise (0: the mean)."""
+        standard normal noise (0: the mean). ``top_p`` < 1 clips the noise to the
+        central ``top_p`` of each Gaussian."""
         mean, log_scale = self.params(h)
         if temperature <= 0:
             return mean
         noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        if top_p < 1:
+            bound = math.sqrt(2) * torch.erfinv(torch.tensor(top_p)).item()
+            noise = noise.clamp(-bound, bound)
         return mean + temperature * torch.exp(log_scale) * noise
 
 
@@ -142,8 +149,15 @@ HEADS = {"bernoulli": "binary", "nade": "binary", "gaussian": "continuous"}
 def make_head(config, hidden_size: int) -> nn.Module:
     """The output head a family's config names: ``head = "bernoulli"`` (independent
     notes), ``"nade"`` (the notes of a frame modelled jointly, see ``nade.py``), or
-    ``"gaussian"`` (continuous frames: audio)."""
+    ``"gaussian"`` (continuous frames: audio). With ``voices`` and tracks that the
+    corpus shows monophonic (``mono_tracks``), the head goes track by track and models
+    those as one categorical per step (``voices.py``); the others keep ``head``."""
     kind = getattr(config, "head", "bernoulli")
+    if kind in ("bernoulli", "nade") and getattr(config, "voices", False) and any(getattr(config, "mono_tracks", ())):
+        from .voices import VoiceHead
+
+        return VoiceHead(hidden_size, config.n_tracks, config.n_channels, config.n_pitches, config.mono_tracks,
+                         kind, config.head_hidden)
     if kind == "bernoulli":
         return BernoulliHead(hidden_size, config.n_features)
     if kind == "gaussian":
@@ -235,9 +249,12 @@ class FrameModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, top_p: float = 1.0,
+                 sounding_start: bool = False) -> torch.Tensor:
         """Sample ``steps`` frames after an optional primer ``(T_p, F)``; returns
-        ``(n, T_p + steps, F)`` frames (0/1, or values for a continuous head) on the CPU."""
+        ``(n, T_p + steps, F)`` frames (0/1, or values for a continuous head) on the CPU.
+        ``sounding_start``: without a primer, the first frame is drawn again (up to 50
+        times) while it is silent (for a corpus whose pieces start with a note)."""
         device = next(self.parameters()).device
         n_features = self.config.n_features
         primer = primer.to(device).float() if primer is not None else torch.zeros(0, n_features, device=device)
@@ -248,9 +265,16 @@ class FrameModel(nn.Module):
             h, state = self.step(prev, state, t)
             if t < len(primer):
                 prev = frames[t]
-            else:
-                prev = self.head.sample(h, temperature, generator)
-                frames.append(prev)
+                continue
+            new = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p)
+            for _ in range(50 if sounding_start and t == 0 else 0):
+                silent = new.abs().sum(-1) == 0
+                if not silent.any():
+                    break
+                new = torch.where(silent[:, None], self.head.sample(h, temperature, generator, prev=prev,
+                                                                    top_p=top_p), new)
+            prev = new
+            frames.append(prev)
         if not frames:
             return torch.zeros(n, 0, n_features)
         return torch.stack(frames, 1).cpu()

@@ -28,6 +28,11 @@ from .base import FrameModel, make_head
 class ConvConfig:
     n_features: int = 0  # set from the data: tracks x channels x pitches
     steps_per_bar: int = 0  # set from the data: 0 disables bar-position inputs
+    n_tracks: int = 0  # set from piano-roll data: the layout of a frame (tracks x channels x pitches)
+    n_channels: int = 0
+    n_pitches: int = 0
+    mono_tracks: tuple = ()  # set from the data: 1 for a track the corpus shows monophonic (a voice)
+    voices: bool = True  # voices as one categorical per step (rest, hold, pitch); see voices.py
     hidden_size: int = 256
     num_layers: int = 6  # residual blocks, dilations 1, 2, 4, ...
     kernel_size: int = 3

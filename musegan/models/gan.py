@@ -53,6 +53,7 @@ from torch import nn
 
 from ..errors import MuseganError
 from .base import BatchNoise, Phase
+from .voices import nucleus_bits
 
 MODES = ("jamming", "composer", "hybrid")
 
@@ -420,16 +421,20 @@ class GANModel(WGANGP):
         return {"wasserstein": float(w), "phrases": real.shape[0]}
 
     # -- generation ----------------------------------------------------------------
-    def binarize(self, probs: torch.Tensor, temperature: float, generator=None) -> torch.Tensor:
+    def binarize(self, probs: torch.Tensor, temperature: float, generator=None, top_p: float = 1.0) -> torch.Tensor:
+        """0/1 notes from the generator's probabilities: by threshold, or drawn (``top_p``
+        < 1: a note whose likelier value holds ``top_p`` of the mass takes it)."""
         if self.config.binarize == "threshold" or temperature <= 0:
             return (probs > 0.5).to(probs.dtype)
-        return torch.bernoulli(probs, generator=generator)
+        return torch.bernoulli(nucleus_bits(probs, top_p), generator=generator)
 
     @torch.no_grad()
     def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, top_p: float = 1.0,
+                 sounding_start: bool = False) -> torch.Tensor:
         """``n`` pieces of ``steps`` frames after an optional primer ``(T_p, F)``:
-        ``(n, T_p + steps, F)`` 0/1 frames on the CPU.
+        ``(n, T_p + steps, F)`` 0/1 frames on the CPU. (``sounding_start``: the phrases
+        of a GAN are drawn whole; a silent start is up to the model.)
 
         Phrases are chained: each starts ``bars - overlap`` bars after the one before
         and receives the overlap as known, so it continues it. Within the primer, its
@@ -461,7 +466,7 @@ class GANModel(WGANGP):
             mask = known[:, :, s : s + P] | (torch.arange(P, device=device) < done - s)
             if not mask.all():
                 probs = self.compose(roll[:, :, s : s + P], mask, self.sample_latents(n, device, generator, temperature))
-                notes = self.binarize(probs, temperature, generator)
+                notes = self.binarize(probs, temperature, generator, top_p)
                 roll[:, :, s : s + P] = torch.where(mask[..., None, None], roll[:, :, s : s + P], notes)
             done = s + P
         if c.n_channels > 1:  # a generated note starts where its pitch turns on

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .voices import nucleus_bits
+
 
 class NADEHead(nn.Module):
     def __init__(self, hidden_size: int, n_features: int, nade_hidden: int = 150):
@@ -68,7 +70,7 @@ class NADEHead(nn.Module):
         return F.binary_cross_entropy_with_logits(self.logits(h, x), x.float(), reduction="none").sum(-1)
 
     @torch.no_grad()
-    def sample_with_logits(self, h: torch.Tensor, temperature: float = 1.0, generator=None):
+    def sample_with_logits(self, h: torch.Tensor, temperature: float = 1.0, generator=None, top_p: float = 1.0):
         """``(B, H)`` -> a ``(B, F)`` 0/1 frame drawn feature by feature, lowest first,
         and the conditional logits (before temperature) it was drawn from. Temperature 0
         takes the likelier value of each feature in turn.
@@ -87,7 +89,7 @@ class NADEHead(nn.Module):
         active = torch.ones(n, dtype=torch.bool, device=h.device)
         while active.any():
             now = torch.sigmoid(acc) @ self.V.t() + bias_v  # logits if no further note came
-            on = now > 0 if uniform is None else uniform < torch.sigmoid(now / temperature)
+            on = now > 0 if uniform is None else uniform < nucleus_bits(torch.sigmoid(now / temperature), top_p)
             open_ = (index >= start[:, None]) & active[:, None]
             on &= open_
             hit = on.any(-1)
@@ -101,6 +103,7 @@ class NADEHead(nn.Module):
             active = hit & (start < f)
         return frame, logits
 
-    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None) -> torch.Tensor:
-        """``(B, H)`` -> ``(B, F)`` 0/1 frame."""
-        return self.sample_with_logits(h, temperature, generator)[0]
+    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
+               top_p: float = 1.0) -> torch.Tensor:
+        """``(B, H)`` -> ``(B, F)`` 0/1 frame; ``top_p`` per unit (see ``voices.nucleus_bits``)."""
+        return self.sample_with_logits(h, temperature, generator, top_p)[0]

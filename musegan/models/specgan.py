@@ -27,7 +27,8 @@ critic phase on its batch; every ``n_critic``-th adds a generator phase (see
 Generation of any length: patches drawn independently, each overlapping the one
 before by ``crossfade`` frames, joined with a linear crossfade and cut to length. The
 SpecGAN does not continue a primer (``generate`` raises if given one); ``temperature``
-scales the latents (0: the zero latent).
+scales the latents (0: the zero latent), and so does ``top_p`` (a spectrogram has no
+discrete choices to cut).
 """
 from __future__ import annotations
 
@@ -187,7 +188,7 @@ class SpecGANModel(WGANGP):
     # -- generation ----------------------------------------------------------------
     @torch.no_grad()
     def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, top_p: float = 1.0, **_) -> torch.Tensor:
         """``n`` pieces of ``steps`` frames: ``(n, steps, F)`` float frames on the CPU, in
         the space of the training batches (the per-bin normalization undone).
 
@@ -201,7 +202,7 @@ class SpecGANModel(WGANGP):
         W, X = c.n_frames, c.crossfade
         hop = W - X
         k = 1 + max(0, math.ceil((steps - W) / hop))  # patches
-        z = self.sample_latents((k, n), device, generator, temperature)
+        z = self.sample_latents((k, n), device, generator, temperature * top_p)
         ramp = torch.arange(1, X + 1, device=device) / (X + 1)  # the later patch's weights over an overlap
         out = torch.zeros(n, c.n_channels, c.n_bins, W + (k - 1) * hop, device=device)
         for i in range(k):

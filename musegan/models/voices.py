@@ -1,0 +1,155 @@
+"""The track-by-track output head: voices as one categorical per step.
+
+A frame holds, per track, note bits and onset bits over its pitches (``(tracks,
+channels, pitches)``, track major). A Bernoulli or NADE head over the whole frame lets a
+soprano sound two pitches at once and cuts a held note whenever one bit comes out off.
+This head models the tracks of a frame one after another, each given the state and the
+tracks before it in the frame (DeepBach, BachBot):
+
+* a *monophonic* track (a voice: the corpus shows at most one pitch in at least 99% of
+  the steps where it sounds) is one categorical per step over ``rest``, ``hold`` (the
+  note of the step before goes on) and each of its pitches (a new note starts). A voice
+  then never sounds two pitches and sampling never cuts a held note;
+* a *polyphonic* track (chords, piano, drums) keeps independent bits (``bernoulli``) or
+  a NADE over its note and onset bits.
+
+Track ``k`` reads ``relu(A_k s + B_k x_<k)``: the sequence state ``s`` and the bits of
+the tracks sampled before it in this frame.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REST, HOLD = 0, 1  # classes of a voice; a pitch p is class 2 + p
+
+
+def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Categorical probabilities ``(..., C)`` with the least likely classes outside the
+    top-``top_p`` mass set to 0 (the most likely class always stays), renormalized."""
+    if top_p >= 1:
+        return probs
+    sorted_p, order = probs.sort(-1, descending=True)
+    keep_sorted = (sorted_p.cumsum(-1) - sorted_p) < top_p
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    kept = probs * keep
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def nucleus_bits(p: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Top-p for independent bits: a bit whose likelier value has at least ``top_p`` of
+    the mass takes that value; the others keep their probability."""
+    if top_p >= 1:
+        return p
+    return torch.where(p >= top_p, torch.ones_like(p), torch.where(p <= 1 - top_p, torch.zeros_like(p), p))
+
+
+class VoiceHead(nn.Module):
+    def __init__(self, hidden_size: int, n_tracks: int, n_channels: int, n_pitches: int, mono: tuple,
+                 poly: str = "bernoulli", head_hidden: int = 150):
+        super().__init__()
+        from .base import BernoulliHead
+        from .nade import NADEHead
+
+        self.K, self.C, self.P = n_tracks, n_channels, n_pitches
+        self.mono = tuple(bool(m) for m in mono)
+        size = self.C * self.P
+        self.state = nn.ModuleList(nn.Linear(hidden_size, hidden_size) for _ in range(self.K))
+        self.context = nn.ModuleList(nn.Linear(k * size, hidden_size, bias=False) for k in range(1, self.K))
+        self.out = nn.ModuleList(
+            nn.Linear(hidden_size, 2 + self.P) if m
+            else (NADEHead(hidden_size, size, head_hidden) if poly == "nade" else BernoulliHead(hidden_size, size))
+            for m in self.mono)
+
+    # -- frames and voice classes ------------------------------------------------------
+    def tracks(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., F)`` -> ``(..., K, C, P)``."""
+        return x.reshape(*x.shape[:-1], self.K, self.C, self.P)
+
+    def classes(self, track: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """A voice's bits ``(..., C, P)`` and the step before's -> its class ``(...)``:
+        rest, hold (its highest sounding pitch sounded the step before, with no onset
+        now), or 2 + that pitch (a new note). A step of two pitches keeps the highest."""
+        active = track[..., 0, :] > 0.5
+        pitch = (active * torch.arange(1, self.P + 1, device=track.device)).argmax(-1)  # highest; 0 if silent
+        sounding = active.any(-1)
+        was = prev[..., 0, :].gather(-1, pitch[..., None])[..., 0] > 0.5
+        onset = track[..., 1, :].gather(-1, pitch[..., None])[..., 0] > 0.5 if self.C > 1 else torch.zeros_like(was)
+        held = sounding & was & ~onset
+        return torch.where(~sounding, REST, torch.where(held, HOLD, 2 + pitch))
+
+    def bits(self, cls: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``classes``: classes ``(B,)`` and the step before ``(B, C, P)`` ->
+        bits ``(B, C, P)``."""
+        out = torch.zeros_like(prev)
+        new = cls >= 2
+        rows = new.nonzero()[:, 0]
+        out[rows, 0, cls[rows] - 2] = 1.0
+        if self.C > 1:
+            out[rows, 1, cls[rows] - 2] = 1.0
+        hold = cls == HOLD
+        out[hold, 0] = prev[hold, 0]
+        return out
+
+    def _logits(self, k: int, z: torch.Tensor, prev_track: torch.Tensor) -> torch.Tensor:
+        """Voice ``k``'s class logits; ``hold`` is impossible after a silent step."""
+        logits = self.out[k](z).float()
+        silent = ~(prev_track[..., 0, :] > 0.5).any(-1)
+        hold = logits[..., HOLD].masked_fill(silent, float("-inf"))
+        return torch.cat([logits[..., :HOLD], hold[..., None], logits[..., HOLD + 1 :]], -1)
+
+    def _inputs(self, k: int, h: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+        a = self.state[k](h)
+        if k:
+            a = a + self.context[k - 1](before)
+        return F.relu(a)
+
+    # -- the head interface --------------------------------------------------------------
+    @torch.no_grad()
+    def init_from_data(self, mean_frame: torch.Tensor) -> None:
+        """Polyphonic tracks start at their bit frequencies (see BernoulliHead)."""
+        for k, head in enumerate(self.out):
+            if not self.mono[k]:
+                head.init_from_data(self.tracks(mean_frame)[k].reshape(-1))
+
+    def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, H)``, frames ``(B, T, F)`` -> ``(B, T)`` NLL per frame (the sum over
+        tracks, each given the tracks before it)."""
+        x = x.float()
+        tr = self.tracks(x)
+        prev = F.pad(tr, (0, 0, 0, 0, 0, 0, 1, 0))[:, :-1]  # the step before; silence before the first
+        total = torch.zeros(x.shape[:2], device=x.device)
+        for k in range(self.K):
+            z = self._inputs(k, h, x[..., : k * self.C * self.P])
+            if self.mono[k]:
+                logits = self._logits(k, z, prev[:, :, k])
+                target = self.classes(tr[:, :, k], prev[:, :, k])
+                total = total + F.cross_entropy(logits.transpose(1, 2), target, reduction="none")
+            else:
+                total = total + self.out[k].nll(z, tr[:, :, k].flatten(-2))
+        return total
+
+    @torch.no_grad()
+    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev: torch.Tensor | None = None,
+               top_p: float = 1.0) -> torch.Tensor:
+        """``(B, H)`` and the frame before ``(B, F)`` -> a frame ``(B, F)``, track by track.
+        ``temperature`` divides the logits (0: the likeliest class or bit); ``top_p``
+        keeps the nucleus of each categorical and of each bit."""
+        B = h.shape[0]
+        prev = torch.zeros(B, self.K * self.C * self.P, device=h.device) if prev is None else prev.float()
+        prev_tr = self.tracks(prev)
+        parts = []
+        for k in range(self.K):
+            z = self._inputs(k, h, torch.cat(parts, -1) if parts else h.new_zeros(B, 0))
+            if self.mono[k]:
+                logits = self._logits(k, z, prev_tr[:, k])
+                if temperature <= 0:
+                    cls = logits.argmax(-1)
+                else:
+                    probs = nucleus(torch.softmax(logits / temperature, -1), top_p)
+                    cls = torch.multinomial(probs, 1, generator=generator)[:, 0]
+                parts.append(self.bits(cls, prev_tr[:, k]).flatten(1))
+            else:
+                parts.append(self.out[k].sample(z, temperature, generator, top_p=top_p))
+        return torch.cat(parts, -1)
