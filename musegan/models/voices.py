@@ -42,7 +42,7 @@ def nucleus_bits(p: torch.Tensor, top_p: float) -> torch.Tensor:
     the mass takes that value; the others keep their probability."""
     if top_p >= 1:
         return p
-    return torch.where(p >= top_p, torch.ones_like(p), torch.where(p <= 1 - top_p, torch.zeros_like(p), p))
+    return torch.where(torch.maximum(p, 1 - p) >= top_p, (p > 0.5).to(p.dtype), p)
 
 
 class VoiceHead(nn.Module):
