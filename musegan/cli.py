@@ -34,13 +34,30 @@ _nonneg_float = _number(float, 0, "a number", "a number >= 0")
 _positive_float = _number(float, 1e-9, "a number", "a number > 0")
 
 
+def _part(text: str) -> tuple[int, int]:
+    """An argparse type: ``I/N``, part I (1 to N) of N."""
+    i, sep, n = text.partition("/")
+    if not (sep and i.strip().isdigit() and n.strip().isdigit()):
+        raise argparse.ArgumentTypeError(f"expected I/N (part I of N, from 1/N to N/N), got {text!r}")
+    i, n = int(i), int(n)
+    if not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"part {i}/{n}: expected I/N with 1 <= I <= N")
+    return i, n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="musegan", description="Generate music: train on a folder of MIDI files, get MIDI back.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     pp = sub.add_parser("prepare", help="read a corpus into cached shards and a manifest")
-    pp.add_argument("corpus", help="folder of MIDI / MusicXML / ABC / Humdrum files, or of WAV / FLAC / OGG files")
+    pp.add_argument("corpus", nargs="?",
+                    help="folder of MIDI / MusicXML / ABC / Humdrum files, or of WAV / FLAC / OGG files")
     pp.add_argument("--out", required=True, help="folder for shards and manifest.json")
+    pp.add_argument("--shard", type=_part, metavar="I/N",
+                    help="prepare only part I of N (1/N to N/N; by a hash of each file's path in CORPUS), "
+                         "e.g. one part per machine; join the parts with --merge")
+    pp.add_argument("--merge", nargs="+", metavar="DIR",
+                    help="instead of CORPUS: join prepared folders (the parts 1/N to N/N) into --out")
     pp.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
     pp.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help="data setting")
     pp.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -112,15 +129,31 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
-        from .config import DataConfig, RunConfig
-        from .data.prepare import corpus_kind, prepare_corpus, skipped_warning
+        from .config import DataConfig, set_field
+        from .data.prepare import corpus_kind, merge_prepared, prepare_corpus, skipped_warning
         from pathlib import Path
 
-        config = RunConfig(data=DataConfig(kind=corpus_kind(args.corpus))).apply_overrides(args.set).data
-        m = prepare_corpus(args.corpus, args.out, config, args.workers, progress=not args.quiet)
+        if args.merge:
+            given = [flag for flag, v in (("CORPUS", args.corpus), ("--shard", args.shard), ("--set", args.set)) if v]
+            if given:
+                raise MuseganError(f"musegan prepare: --merge takes no {', '.join(given)} (the parts' settings are kept)")
+            m = merge_prepared(args.merge, args.out)
+        elif args.corpus is None:
+            raise MuseganError("musegan prepare: give a CORPUS folder, or --merge DIR ... to join prepared parts")
+        else:
+            config = DataConfig(kind=corpus_kind(args.corpus))
+            for item in args.set:  # data settings only: RunConfig's would import torch, 0.8 GB in every worker
+                key, sep, value = item.partition("=")
+                section, _, name = key.strip().partition(".")
+                if not (sep and section == "data" and name):
+                    raise MuseganError(f"--set {item!r}: prepare takes data.KEY=VALUE settings, e.g. data.resolution=12")
+                set_field(config, name, value, label=key.strip())
+            m = prepare_corpus(args.corpus, args.out, config, args.workers, progress=not args.quiet, part=args.shard)
         s = m["summary"]
         size = f"{s['seconds']:,} s of audio" if "seconds" in s else f"{s['notes']:,} notes"
-        print(f"{s['ok']} of {s['files']} files prepared ({size}) in {args.out}")
+        done = f"merged from {len(args.merge)} folders" if args.merge else "prepared"
+        part = f" (part {args.shard[0]}/{args.shard[1]})" if args.shard else ""
+        print(f"{s['ok']} of {s['files']} files {done}{part} ({size}) in {args.out}")
         warning = skipped_warning(m, Path(args.out) / "manifest.json")
         if warning:
             warn(warning)

@@ -12,28 +12,42 @@ see ``encode_files``), maps their tracks, and writes
 
 A second run reuses every entry whose file (path, size, mtime) and encoding are
 unchanged and reads only new or changed files. The manifest is rewritten atomically
-after each shard, so a killed run resumes where it stopped. A file that cannot be
-read is skipped with its reason; it never stops the run.
+after a shard whenever the files prepared since its last writing reach a tenth of
+it (after every shard while it is small; ten writings in all beyond that), so a killed
+run resumes where it stopped. A file that cannot be read is skipped with its reason;
+it never stops the run.
+
+Memory does not grow with the corpus but for about 0.8 kB a file (its path, key and
+manifest entry as one JSON string): at most two shards of notes are in flight between
+the workers and the shard being written, and the manifest is written from those
+strings a block at a time.
+
+``prepare_corpus(..., part=(i, n))`` prepares part i of n (1-based; a stable hash of
+each file's path relative to the corpus folder), on as many machines, and
+``merge_prepared`` joins the parts into one prepared folder.
 """
 from __future__ import annotations
 
 import contextlib
 import gc
 import hashlib
+import io
+import itertools
 import json
 import multiprocessing as mp
 import os
 import stat
 import sys
 import uuid
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..config import DataConfig
 from ..errors import MuseganError
-from ..io.files import atomic_save_npy, atomic_write_bytes, read_json
+from ..io.files import atomic_write_chunks, read_json
 from ..io.audio import AUDIO_SUFFIXES
 from ..io.midi import MUSIC_SUFFIXES, UnreadableFile, read_songs
 from .audio import encode_audio_file
@@ -67,43 +81,43 @@ def list_music_files(source, kind: str = "midi") -> list[Path]:
     return [path for path, _ in _music_files(source, kind)]
 
 
-def _music_files(source, kind: str) -> list[tuple[Path, os.stat_result | None]]:
-    """``list_music_files`` with the stat of each file that listing a folder made."""
+def _music_files(source, kind: str):
+    """``list_music_files`` with the stat of each file that listing a folder made: an iterator."""
     if isinstance(source, (list, tuple)):
-        return [(Path(p), None) for p in source]
+        return ((Path(p), None) for p in source)
     source = Path(source)
     if not source.exists():
         raise MuseganError(f"{source}: no such folder")
     if source.is_file():
         return [(source, None)]
     suffixes = SUFFIXES[kind]
-    files = _walk(source, suffixes, [])
-    if not files:
+    files = _walk(source, suffixes)
+    first = next(files, None)
+    if first is None:
         raise MuseganError(f"{source}: no {'audio' if kind == 'audio' else 'music'} files in this folder "
                            f"(looked for {', '.join(suffixes)})")
-    return files
+    return itertools.chain([first], files)  # one at a time: a listing of 170,000 Paths is 180 MB
 
 
-def _walk(folder: Path, suffixes, out: list) -> list:
-    """Append the files under ``folder`` whose suffix is one of ``suffixes``, with their
-    stats, to ``out``: depth first, each folder's entries by name (the order of sorted
-    paths), not into links to folders (as ``Path.rglob``)."""
+def _walk(folder: Path, suffixes):
+    """The files under ``folder`` whose suffix is one of ``suffixes``, with their stats:
+    depth first, each folder's entries by name (the order of sorted paths), not into
+    links to folders (as ``Path.rglob``)."""
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: os.path.normcase(e.name))
     except PermissionError:
-        return out
+        return
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink():
-            _walk(folder / entry.name, suffixes, out)
+            yield from _walk(folder / entry.name, suffixes)
         elif os.path.splitext(entry.name)[1].lower() in suffixes:
             try:
                 st = entry.stat()
             except OSError:  # a broken link
                 continue
             if stat.S_ISREG(st.st_mode):
-                out.append((folder / entry.name, st))
-    return out
+                yield folder / entry.name, st
 
 
 def corpus_kind(source) -> str:
@@ -122,59 +136,171 @@ def corpus_kind(source) -> str:
 
 
 def prepare_corpus(source, out_dir, config: DataConfig | None = None, workers: int = 0,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, part: tuple[int, int] | None = None) -> dict:
     """Prepare ``source`` (a folder or a list of files) into ``out_dir``; returns the
-    manifest. ``workers`` 0 means one process per core."""
+    manifest (its ``files`` parsed from their JSON when read: see ``ManifestFiles``).
+    ``workers`` 0 means one process per core. ``part`` ``(i, n)``: only part i of n
+    (1-based) of the files, those of ``part_of(path relative to the folder, n) == i``;
+    ``merge_prepared`` joins the parts."""
     config = config or DataConfig()
     out_dir = Path(out_dir)
-    listing = _music_files(source, config.kind)
-    files = [path for path, _ in listing]
     encoding = encoding_of(config)
     enc_hash = hashlib.sha1(json.dumps(encoding, sort_keys=True).encode()).hexdigest()[:12]
+    head = {"format": FORMAT, "version": VERSION, "encoding": encoding}
+    if part is not None:
+        i, n = _check_part(part)
+        root = None if isinstance(source, (list, tuple)) or Path(source).is_file() else str(source)
+        head["part"] = {"index": i, "count": n, "root": root}
+    files = []  # (path, key) of each file, in the listing's order
+    for path, st in _music_files(source, config.kind):
+        if part is None or part_of(_relative(str(path), head["part"]["root"]), n) == i:
+            files.append((str(path), _file_key(path, enc_hash, st)))
 
-    manifest_path = out_dir / "manifest.json"
-    old = _load_manifest(manifest_path)
-    reuse = {e["key"]: e for e in old.get("files", []) if _entry_valid(e, out_dir)}
-
-    entries: dict[str, dict] = {}
+    manifest = _Manifest(out_dir / "manifest.json", head, len(files))
+    reuse = _reusable(manifest.path, out_dir)
     todo = []
-    for path, st in listing:
-        key = _file_key(path, enc_hash, st)
+    for pos, (path, key) in enumerate(files):
         if key in reuse:
-            entries[str(path)] = reuse[key]
+            manifest.add(pos, *reuse[key])
         else:
-            todo.append((str(path), key))
-
-    manifest = {"format": FORMAT, "version": VERSION, "encoding": encoding, "files": []}
-    lines: dict[str, str] = {}  # each entry's JSON, made once
-
-    def save():
-        paths = [str(p) for p in files if str(p) in entries]
-        manifest["files"] = [entries[p] for p in paths]
-        manifest["summary"] = _summary(manifest["files"])
-        for p in paths:
-            if p not in lines:
-                lines[p] = json.dumps(entries[p])
-        _write_manifest(manifest_path, manifest, [lines[p] for p in paths])
+            todo.append((pos, path, key))
+    del reuse, files
 
     (out_dir / "shards").mkdir(parents=True, exist_ok=True)
     if todo:
-        bar = _progress(len(todo), f"prepare {len(files)} files ({len(files) - len(todo)} cached)", progress)
+        bar = _progress(len(todo), f"prepare {len(manifest.lines)} files ({len(manifest.lines) - len(todo)} cached)",
+                        progress)
         with _gc_paused(), _pool(workers, len(todo)) as pool:  # one pool for every shard: forking costs
             n_procs = pool._processes if pool else 1
             size = max(1, min(CHUNK_FILES, -(-len(todo) // (4 * n_procs))))
             shards = [list(_chunks(shard, size)) for shard in _chunks(todo, SHARD_FILES)]
-            jobs = [([path for path, _ in chunk], config) for shard in shards for chunk in shard]
-            results = pool.imap(_work, jobs) if pool else map(_work, jobs)  # workers go on while shards are written
+            jobs = (([path for _, path, _ in chunk], config) for shard in shards for chunk in shard)
+            # workers go on while a shard is written, a shard and a little ahead at most
+            results = _in_order(pool, jobs, ahead=len(shards[0]) + 2 * n_procs)
             for shard in shards:
-                _write_shard([(chunk, next(results)) for chunk in shard], out_dir, entries)
-                save()
+                _write_shard([(chunk, next(results)) for chunk in shard], out_dir, manifest)
+                if manifest.due() and shard is not shards[-1]:  # the last: saved complete below
+                    manifest.save()
                 bar.update(sum(map(len, shard)))
         bar.close()
-    else:
-        save()
-    _remove_unused_shards(out_dir, manifest["files"])
-    return manifest
+    manifest.save(complete=True)
+    _remove_unused_shards(out_dir, manifest.shards)
+    return manifest.as_dict()
+
+
+def part_of(relative_path: str, n: int) -> int:
+    """The part (1 to ``n``) of a file, from its path relative to the corpus folder
+    (``/``-separated): the same on every machine, whatever the folder's mount point,
+    and unchanged when other files come or go."""
+    return int.from_bytes(hashlib.sha1(relative_path.encode()).digest()[:8], "big") % n + 1
+
+
+def _check_part(part) -> tuple[int, int]:
+    i, n = part
+    if not (isinstance(i, int) and isinstance(n, int) and 1 <= i <= n):
+        raise MuseganError(f"part {i}/{n}: expected I/N with 1 <= I <= N")
+    return i, n
+
+
+def _relative(path: str, root: str | None) -> str:
+    """``path`` relative to ``root`` (a list of files: as given), ``/``-separated."""
+    return Path(os.path.relpath(path, root) if root else path).as_posix()
+
+
+def merge_prepared(parts, out_dir) -> dict:
+    """Join prepared folders into ``out_dir``: the parts 1/n to n/n of one corpus
+    (``prepare_corpus(..., part=(i, n))``, on one machine or several), or whole prepared
+    folders of distinct files. Their shards are hard-linked (copied across file
+    systems) into ``out_dir/shards`` and the manifest, listing every file once in the
+    order one prepare of the whole corpus gives, is written last, atomically: the parts
+    are left as they are, and a killed merge is run again. Refuses, naming the folder
+    and why: a folder that is not a finished prepare, another encoding, a part given
+    twice or missing, a shard file missing, a file in two parts. Returns the manifest."""
+    out_dir = Path(out_dir)
+    folders = [Path(p) for p in parts]
+    if not folders:
+        raise MuseganError("merge: no prepared folders given")
+    heads, items = [], []  # items: (order key, folder index, line, tally)
+    for k, folder in enumerate(folders):
+        head, lines = _read_manifest(folder / "manifest.json")
+        if not head:
+            raise MuseganError(f"{folder}: not a prepared corpus (no musegan manifest.json)")
+        if not head.get("complete"):
+            raise MuseganError(f"{folder}: its prepare did not finish ({len(lines)} files so far): run it again")
+        if out_dir.exists() and out_dir.resolve() == folder.resolve():
+            raise MuseganError(f"{folder}: also the output folder; merge into another one")
+        _check_like(folder, head, folders[0], heads[0] if heads else head)
+        heads.append(head)
+        root = head.get("part", {}).get("root")
+        shards = {p.name for p in (folder / "shards").glob("shard-*.npy")}
+        for line in lines:
+            entry = json.loads(line)
+            tally = _tally(entry)
+            if tally[-1] and tally[-1] not in shards:
+                raise MuseganError(f"{folder}: shard file shards/{tally[-1]} is missing (for {entry['path']})")
+            order = os.path.normcase(_relative(entry["path"], root)).replace("/", "\0")
+            items.append((order, k, line, tally))
+    _check_parts(folders, heads)
+    items.sort(key=lambda item: item[0])
+    for a, b in zip(items, items[1:]):
+        if a[0] == b[0]:
+            path = json.loads(a[2])["path"]
+            raise MuseganError(f"{path}: in both {folders[a[1]]} and {folders[b[1]]} (overlapping parts)")
+
+    (out_dir / "shards").mkdir(parents=True, exist_ok=True)
+    head = {k: v for k, v in heads[0].items() if k not in ("part", "complete", "summary")}
+    manifest = _Manifest(out_dir / "manifest.json", head, len(items))
+    for pos, (_, k, line, tally) in enumerate(items):
+        if tally[-1] and tally[-1] not in manifest.shards:
+            _link_or_copy(folders[k] / "shards" / tally[-1], out_dir / "shards" / tally[-1])
+        manifest.add(pos, line, tally)
+    manifest.save(complete=True)
+    _remove_unused_shards(out_dir, manifest.shards)
+    return manifest.as_dict()
+
+
+def _check_like(folder: Path, head: dict, first: Path, first_head: dict) -> None:
+    """Refuse a folder whose encoding or kind of part differs from the first one's."""
+    a, b = head["encoding"], first_head["encoding"]
+    if a != b:
+        diff = ", ".join(f"{k} {a.get(k)!r} against {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+        raise MuseganError(f"{folder}: prepared with another encoding than {first} ({diff})")
+    if ("part" in head) != ("part" in first_head) or head.get("part", {}).get("count") != first_head.get("part", {}).get("count"):
+        what = lambda h: f"part {h['part']['index']}/{h['part']['count']}" if "part" in h else "not a part (no --shard)"  # noqa: E731
+        raise MuseganError(f"{folder}: {what(head)}, while {first} is {what(first_head)}")
+
+
+def _check_parts(folders: list, heads: list) -> None:
+    """Parts 1/n to n/n, each once (folders prepared whole: nothing to check)."""
+    if "part" not in heads[0]:
+        return
+    n = heads[0]["part"]["count"]
+    seen = {}
+    for folder, head in zip(folders, heads):
+        i = head["part"]["index"]
+        if i in seen:
+            raise MuseganError(f"{folder}: part {i}/{n} again ({seen[i]} is part {i}/{n} too)")
+        seen[i] = folder
+    missing = [f"{i}/{n}" for i in range(1, n + 1) if i not in seen]
+    if missing:
+        have = ", ".join(f"{i}/{n} ({seen[i]})" for i in sorted(seen))
+        raise MuseganError(f"part{'s' * (len(missing) > 1)} {', '.join(missing)} missing: prepare it with "
+                           f"--shard {missing[0]} (given: {have})")
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` a hard link to ``src``, or an atomic copy (another file system); kept
+    when there already (a merge run again: shard names are unique)."""
+    if dst.exists() and dst.stat().st_size == src.stat().st_size:
+        return
+    try:
+        os.link(src, dst)
+    except FileExistsError:  # cut short by a kill while copying: copy again
+        dst.unlink()
+        os.link(src, dst)
+    except OSError:
+        with open(src, "rb") as f:
+            atomic_write_chunks(dst, iter(lambda: f.read(1 << 24), b""))
 
 
 def skipped_warning(manifest: dict, manifest_path) -> str | None:
@@ -267,22 +393,145 @@ def _pool(workers: int, n_jobs: int):
     return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn").Pool(n)
 
 
-def _write_shard(done: list, out_dir: Path, entries: dict) -> None:
-    """``done``: per chunk, its ``[(path, key)]`` and what ``_work`` made of it."""
+def _in_order(pool, jobs, ahead: int):
+    """``_work`` of each job, in order, at most ``ahead`` jobs given to the workers and
+    not yet taken back (``Pool.imap`` runs ahead without bound: notes of a whole corpus
+    pile up when writing is slower than reading)."""
+    if pool is None:
+        yield from map(_work, jobs)
+        return
+    pending = deque(pool.apply_async(_work, (job,)) for job in itertools.islice(jobs, ahead))
+    while pending:
+        result = pending.popleft().get()
+        pending.extend(pool.apply_async(_work, (job,)) for job in itertools.islice(jobs, 1))
+        yield result
+
+
+def _write_shard(done: list, out_dir: Path, manifest: "_Manifest") -> None:
+    """``done``: per chunk, its ``[(position, path, key)]`` and what ``_work`` made of it."""
     ok = any(header is not None for _, (_, results) in done for _, header, _ in results)
     shard = f"shard-{uuid.uuid4().hex[:12]}.npy" if ok else None
     offset = 0
     for chunk, (_, results) in done:
-        for (path, key), (n, header, reason) in zip(chunk, results):
+        for (pos, path, key), (n, header, reason) in zip(chunk, results):
             if header is None:
-                entries[path] = {"path": path, "status": "skipped", "reason": reason, "key": key}
-                continue
-            size = {} if "n_frames" in header else {"n_notes": n}  # audio headers count their frames
-            entries[path] = {"path": path, "status": "ok", "reason": "", "key": key, "shard": shard,
-                             "offset": offset, **size, **header}
-            offset += n
+                entry = {"path": path, "status": "skipped", "reason": reason, "key": key}
+            else:
+                size = {} if "n_frames" in header else {"n_notes": n}  # audio headers count their frames
+                entry = {"path": path, "status": "ok", "reason": "", "key": key, "shard": shard,
+                         "offset": offset, **size, **header}
+                offset += n
+            manifest.add(pos, json.dumps(entry), _tally(entry))
     if ok:  # int32 notes or float16 frames
-        atomic_save_npy(out_dir / "shards" / shard, np.concatenate([rows for _, (rows, _) in done if rows is not None]))
+        _save_rows(out_dir / "shards" / shard, [rows for _, (rows, _) in done if rows is not None])
+
+
+def _save_rows(path: Path, parts: list) -> None:
+    """``np.save`` of the concatenation of ``parts``, written part by part: no copy of a shard in memory."""
+    dtype = np.result_type(*parts)
+    parts = [np.ascontiguousarray(p, dtype=dtype) for p in parts]
+    shape = (sum(len(p) for p in parts), *parts[0].shape[1:])
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                  "fortran_order": False, "shape": shape})
+    atomic_write_chunks(path, itertools.chain([header.getvalue()], (memoryview(p).cast("B") for p in parts if p.size)))
+
+
+class _Manifest:
+    """A manifest being made: per file its entry's JSON (made once: encoding every entry
+    again at each writing costs more than reading files), in the listing's order, and
+    running totals; no entry is kept as a dict."""
+
+    def __init__(self, path: Path, head: dict, n_files: int):
+        self.path, self.head = path, head
+        self.lines: list[str | None] = [None] * n_files
+        self.totals = [0, 0, 0, 0, 0.0]  # files, ok, notes (or frames), steps, seconds
+        self.reasons = Counter()
+        self.shards: set[str] = set()
+        self.saved = self.unsaved = 0
+
+    def add(self, pos: int, line: str, tally: tuple) -> None:
+        ok, n, steps, seconds, reason, shard = tally
+        self.lines[pos] = line
+        t = self.totals
+        t[0] += 1
+        t[1] += ok
+        t[2] += n
+        t[3] += steps
+        t[4] += seconds
+        if reason:
+            self.reasons[reason] += 1
+        if shard:
+            self.shards.add(shard)
+        self.unsaved += 1
+
+    def summary(self) -> dict:
+        files, ok, n, steps, seconds = self.totals
+        s = {"files": files, "ok": ok, "skipped": files - ok}
+        if ok and self.head["encoding"].get("kind") == "audio":
+            return {**s, "frames": n, "seconds": round(seconds, 2)}
+        return {**s, "notes": n, "steps": steps}
+
+    def due(self) -> bool:
+        """Whether the files added since the last writing reach a tenth of the manifest."""
+        return self.unsaved * 10 >= self.saved
+
+    def save(self, complete: bool = False) -> None:
+        lines = [line for line in self.lines if line is not None]
+        _write_manifest(self.path, {**self.head, "complete": complete, "summary": self.summary()}, lines)
+        self.saved, self.unsaved = len(lines), 0
+
+    def as_dict(self) -> dict:
+        lines = [line for line in self.lines if line is not None]
+        return {**self.head, "complete": True, "summary": self.summary(), "files": ManifestFiles(lines)}
+
+
+class ManifestFiles(Sequence):
+    """A manifest's file entries, each parsed from its JSON when read (a new dict each
+    time): the entries of a large corpus as dicts take 2.4 kB a file."""
+
+    def __init__(self, lines: list):
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [json.loads(line) for line in self._lines[i]]
+        return json.loads(self._lines[i])
+
+    def __eq__(self, other):
+        return list(self) == list(other) if isinstance(other, (list, tuple, ManifestFiles)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ManifestFiles({len(self)} entries)"
+
+
+def _tally(entry: dict) -> tuple:
+    """What an entry adds to the summary: ok, notes (or frames), steps, seconds, the
+    kind of reason it was skipped, its shard."""
+    if entry["status"] != "ok":
+        return False, 0, 0, 0.0, entry["reason"].split(":")[0], None
+    return (True, entry.get("n_notes", entry.get("n_frames", 0)), entry.get("n_steps", 0), entry.get("seconds", 0.0),
+            "", entry["shard"])
+
+
+def _reusable(path: Path, out_dir: Path) -> dict:
+    """The entries of the manifest at ``path`` whose shard is there: ``{key: (JSON, tally)}``."""
+    head, lines = _read_manifest(path)
+    if not head:
+        return {}
+    shards = {p.name for p in (out_dir / "shards").glob("shard-*.npy")}
+    reuse = {}
+    for line in lines:
+        try:
+            e = json.loads(line)
+        except ValueError:  # damaged by hand: prepare everything again
+            return {}
+        if "key" in e and (e.get("status") != "ok" or e.get("shard") in shards):
+            reuse[e["key"]] = (line, _tally(e))
+    return reuse
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -296,12 +545,44 @@ def _file_key(path: Path, enc_hash: str, st: os.stat_result | None = None) -> st
     return hashlib.sha1(f"{os.path.abspath(path)}|{stamp}|{enc_hash}".encode()).hexdigest()
 
 
-def _write_manifest(path: Path, manifest: dict, lines: list) -> None:
-    """``manifest`` in ``atomic_write_json``'s layout, its files from ``lines``, their JSON
-    made once: encoding every entry again after each shard costs more than reading files."""
-    files = "[\n  " + ",\n  ".join(lines) + "\n ]" if lines else "[]"
-    text = ",\n".join(f" {json.dumps(k)}: {files if k == 'files' else json.dumps(v)}" for k, v in manifest.items())
-    atomic_write_bytes(path, ("{\n" + text + "\n}\n").encode())
+def _write_manifest(path: Path, head: dict, lines: list) -> None:
+    """``head`` and then ``files`` from ``lines`` (each entry's JSON) in
+    ``atomic_write_json``'s layout (one entry a line: ``_read_manifest`` reads it a line at
+    a time), written a block of entries at a time."""
+    text = "".join(f" {json.dumps(k)}: {json.dumps(v)},\n" for k, v in head.items())
+    if not lines:
+        atomic_write_chunks(path, [("{\n" + text + ' "files": []\n}\n').encode()])
+        return
+
+    def chunks():
+        yield ("{\n" + text + ' "files": [\n  ').encode()
+        for i in range(0, len(lines), 4096):
+            yield (",\n  " if i else "").encode() + ",\n  ".join(lines[i : i + 4096]).encode()
+        yield b"\n ]\n}\n"
+
+    atomic_write_chunks(path, chunks())
+
+
+def _read_manifest(path: Path) -> tuple[dict, list]:
+    """A musegan manifest's fields but ``files``, and its entries' JSON, one string each,
+    read a line at a time; ``({}, [])`` when it is missing, unreadable or not one."""
+    head, lines = [], []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("  {"):  # an entry, in _write_manifest's layout
+                    lines.append(line[2:].rstrip().rstrip(","))
+                else:
+                    head.append(line)
+        m = json.loads("".join(head))
+        if m.get("files"):  # another layout: read whole
+            lines += [json.dumps(e) for e in m.pop("files")]
+    except (OSError, ValueError, AttributeError):
+        return {}, []
+    if m.get("format") != FORMAT or m.get("version") != VERSION:
+        return {}, []
+    m.pop("files", None)
+    return m, lines
 
 
 def _load_manifest(path: Path) -> dict:
@@ -314,26 +595,10 @@ def _load_manifest(path: Path) -> dict:
     return m if m.get("format") == FORMAT and m.get("version") == VERSION else {}
 
 
-def _entry_valid(entry: dict, out_dir: Path) -> bool:
-    if "key" not in entry:
-        return False
-    return entry.get("status") != "ok" or (out_dir / "shards" / entry.get("shard", "")).is_file()
-
-
-def _remove_unused_shards(out_dir: Path, files: list) -> None:
-    used = {e.get("shard") for e in files}
+def _remove_unused_shards(out_dir: Path, used: set) -> None:
     for p in (out_dir / "shards").glob("shard-*.npy"):
         if p.name not in used:
             p.unlink(missing_ok=True)
-
-
-def _summary(files: list) -> dict:
-    ok = [e for e in files if e["status"] == "ok"]
-    if ok and "n_frames" in ok[0]:
-        return {"files": len(files), "ok": len(ok), "skipped": len(files) - len(ok),
-                "frames": int(sum(e["n_frames"] for e in ok)), "seconds": round(sum(e["seconds"] for e in ok), 2)}
-    return {"files": len(files), "ok": len(ok), "skipped": len(files) - len(ok),
-            "notes": int(sum(e.get("n_notes", 0) for e in ok)), "steps": int(sum(e.get("n_steps", 0) for e in ok))}
 
 
 def _chunks(items, size):
