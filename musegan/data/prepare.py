@@ -49,26 +49,19 @@ from ..config import DataConfig
 from ..errors import MuseganError
 from ..io.files import atomic_write_chunks, read_json
 from ..io.audio import AUDIO_SUFFIXES
-from ..io.midi import MUSIC_SUFFIXES, UnreadableFile, read_songs
-from .audio import encode_audio_file
+from ..io.midi import UnreadableFile, read_songs
+from ..kinds import KINDS, get_kind
 
 FORMAT = "musegan-corpus"
 VERSION = 1
-READER_VERSION = 2  # raise when readers change what they make of a file: caches are redone
+READER_VERSION = 3  # raise when readers change what they make of a file: caches are redone
 SHARD_FILES = 1000  # source files per shard
 CHUNK_FILES = 64  # most files a worker reads in one batch: their notes stay in the CPU's cache
-ENCODING_KEYS = {
-    "midi": ("resolution", "tracks", "max_tracks", "track_names"),
-    "audio": ("sample_rate", "channels", "spectrogram", "n_fft", "hop_length", "n_mels"),
-}
-SUFFIXES = {"midi": MUSIC_SUFFIXES, "audio": AUDIO_SUFFIXES}
 
 
 def encoding_of(config: DataConfig) -> dict:
     """The part of the data config that changes what prepare writes."""
-    if config.kind not in ENCODING_KEYS:
-        raise MuseganError(f"data.kind={config.kind!r}: expected midi or audio")
-    enc = {"kind": config.kind, **{k: getattr(config, k) for k in ENCODING_KEYS[config.kind]}}
+    enc = {"kind": config.kind, **{k: getattr(config, k) for k in get_kind(config.kind).encoding_keys}}
     if "track_names" in enc:
         enc["track_names"] = list(enc["track_names"])
     enc["reader"] = READER_VERSION
@@ -90,7 +83,7 @@ def _music_files(source, kind: str):
         raise MuseganError(f"{source}: no such folder")
     if source.is_file():
         return [(source, None)]
-    suffixes = SUFFIXES[kind]
+    suffixes = get_kind(kind).suffixes
     files = _walk(source, suffixes)
     first = next(files, None)
     if first is None:
@@ -128,10 +121,10 @@ def corpus_kind(source) -> str:
         return _load_manifest(source / "manifest.json").get("encoding", {}).get("kind", "midi")
     if not source.is_dir():
         return "audio" if source.suffix.lower() in AUDIO_SUFFIXES else "midi"
-    counts = {kind: 0 for kind in SUFFIXES}
+    counts = {kind: 0 for kind in KINDS}
     for p in source.rglob("*"):
-        for kind, suffixes in SUFFIXES.items():
-            counts[kind] += p.suffix.lower() in suffixes
+        for kind in KINDS:
+            counts[kind] += p.suffix.lower() in get_kind(kind).suffixes
     return "audio" if counts["audio"] > counts["midi"] else "midi"
 
 
@@ -353,23 +346,7 @@ def _work(job):
     read, one after the other (notes, or audio frames), and per file ``(n_rows, header,
     reason)`` with header None where ``reason`` says why it was skipped."""
     paths, config = job
-    if config.kind == "midi":
-        try:
-            return encode_files(paths, config)
-        except Exception:  # a bug or a library failure on some file: find it file by file below
-            pass
-    encode = encode_audio_file if config.kind == "audio" else encode_file
-    rows, results = [], []
-    for path in paths:
-        try:
-            r, header = encode(path, config)
-            rows.append(r)
-            results.append((len(r), header, ""))
-        except UnreadableFile as e:
-            results.append((0, None, str(e)))
-        except Exception as e:  # a bug or a library failure on one file must not stop the corpus
-            results.append((0, None, f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"))
-    return (np.concatenate(rows) if rows else None), results
+    return get_kind(config.kind).encode(paths, config)
 
 
 @contextlib.contextmanager
