@@ -8,12 +8,17 @@ so that QN and DP see short notes and off-grid drums) with one track mapping. Ea
 metric of :mod:`musegan.metrics` is computed per sample; the report gives, per
 metric, the mean on each side and the overlapping area of the two per-sample
 distributions (Yang and Lerch 2020): 1 when they match, 0 when they are disjoint.
+Then a classifier two-sample test: a random forest on simple features of segments of
+``segment_bars`` bars of both sides; its cross-validated accuracy (0.5: it cannot tell
+generated from real) and the features it relied on.
 """
 from __future__ import annotations
 
 import itertools
 import math
 import random
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +28,7 @@ from .io.checkpoint import NAMES
 from .io.files import atomic_write_json
 from .io.midi import UnreadableFile, read_song
 from .metrics import (
+    classifier_two_sample_test,
     drum_pattern,
     empty_bars,
     groove_consistency,
@@ -31,10 +37,11 @@ from .metrics import (
     polyphony,
     qualified_notes,
     scale_consistency,
+    segment_features,
     tonal_distance,
     used_pitch_classes,
 )
-from .representations.pianoroll import END, START, Song, map_tracks
+from .representations.pianoroll import END, START, Song, Track, map_tracks
 
 
 def is_run(path) -> bool:
@@ -115,10 +122,11 @@ def read_mapped(path, resolution: int, data) -> Song:
     return Song(notes, tracks, resolution, song.tempos, song.time_signatures, song.n_steps)
 
 
-def collect(source, data, resolution: int, bars: int, max_samples: int, seed: int) -> tuple[list[Song], dict]:
+def collect(source, data, resolution: int, bars: int, max_samples: int,
+            seed: int) -> tuple[list[Song], dict, list[int]]:
     """Up to ``max_samples`` segments of ``bars`` bars from a folder of music files or a
     prepared folder: songs in a seeded random order, a few random segments of each (two,
-    or more when there are few songs)."""
+    or more when there are few songs). Also the song (its place in that order) of each."""
     from .data.dataset import PreparedCorpus
     from .data.prepare import list_music_files
 
@@ -133,8 +141,8 @@ def collect(source, data, resolution: int, bars: int, max_samples: int, seed: in
         load = lambda p: read_mapped(p, resolution, data)  # noqa: E731
     rng.shuffle(order)
     per_song = max(2, math.ceil(max_samples / max(1, len(order))))
-    out, skipped, songs = [], 0, 0
-    for item in order:
+    out, skipped, songs, song_of = [], 0, 0, []
+    for k, item in enumerate(order):
         if len(out) >= max_samples:
             break
         try:
@@ -145,9 +153,10 @@ def collect(source, data, resolution: int, bars: int, max_samples: int, seed: in
         pieces = segments(song, bars)
         songs += bool(pieces)
         out.extend(rng.sample(pieces, min(per_song, len(pieces), max_samples - len(out))))
+        song_of.extend([k] * (len(out) - len(song_of)))
     if not out:
         raise MuseganError(f"{source}: no piece of {bars} bars with notes")
-    return out, {"source": str(source), "songs": songs, "skipped_files": skipped}
+    return out, {"source": str(source), "songs": songs, "skipped_files": skipped}, song_of
 
 
 def generate_samples(model, num: int, bars: int, seed: int, temperature: float, resolution: int) -> list[Song]:
@@ -156,11 +165,12 @@ def generate_samples(model, num: int, bars: int, seed: int, temperature: float, 
 
 def evaluate(generated, reference, out=None, num: int = 100, bars: int = 8, seed: int = 0,
              temperature: float = 1.0, resolution: int = 24, max_samples: int = 200, tracks=None,
-             max_tracks=None, seconds: float = 4.0, log=print) -> dict:
+             max_tracks=None, seconds: float = 4.0, segment_bars: int = 4, log=print) -> dict:
     """Score ``generated`` (a run: ``num`` samples of ``bars`` bars are generated; or a
     folder of music files) beside ``reference`` (a folder of music files or a prepared
-    folder); writes the report as JSON to ``out`` (default: ``evaluation.json`` in the
-    run or folder) and returns it. An audio run is scored by :func:`evaluate_audio`
+    folder), with a classifier two-sample test on both cut into segments of
+    ``segment_bars`` bars (:func:`two_sample_test`); writes the report as JSON to ``out``
+    (default: ``evaluation.json`` in the run or folder) and returns it. An audio run is scored by :func:`evaluate_audio`
     (clips of ``seconds``)."""
     from .config import DataConfig
     from .generation import AudioModel, load
@@ -176,6 +186,7 @@ def evaluate(generated, reference, out=None, num: int = 100, bars: int = 8, seed
         gen = generate_samples(model, num, bars, seed, temperature, resolution)
         data = model.config.data
         gen_info = {"source": str(generated), "run": True, "temperature": temperature, "seed": seed}
+        gen_songs = list(range(num))
     else:
         gen = None
     if tracks is not None:
@@ -183,8 +194,8 @@ def evaluate(generated, reference, out=None, num: int = 100, bars: int = 8, seed
     if max_tracks is not None:
         data.max_tracks = max_tracks
     if gen is None:
-        gen, gen_info = collect(generated, data, resolution, bars, num, seed)
-    ref, ref_info = collect(reference, data, resolution, bars, max_samples, seed)
+        gen, gen_info, gen_songs = collect(generated, data, resolution, bars, num, seed)
+    ref, ref_info, ref_songs = collect(reference, data, resolution, bars, max_samples, seed)
     if len(gen[0].tracks) != len(ref[0].tracks):
         raise MuseganError(f"{generated} has {len(gen[0].tracks)} tracks, {reference} {len(ref[0].tracks)}: "
                            "map them alike (--tracks, --max-tracks)")
@@ -205,6 +216,7 @@ def evaluate(generated, reference, out=None, num: int = 100, bars: int = 8, seed
             "generated_std": _std(g), "reference_std": _std(r),
             "generated_n": int(np.isfinite(g).sum()), "reference_n": int(np.isfinite(r).sum()),
         }
+    report["classifier_two_sample_test"] = two_sample_test(gen, gen_songs, ref, ref_songs, bars, segment_bars, seed)
     if out is None:
         out = generated / "evaluation.json" if generated.is_dir() else generated.with_suffix(".evaluation.json")
     atomic_write_json(out, report)
@@ -220,7 +232,44 @@ def format_report(report: dict) -> str:
              f"{'metric':<28}{'generated':>11}{'reference':>11}{'overlap':>9}"]
     for name, m in report["metrics"].items():
         lines.append(f"{name:<28}{_fmt(m['generated']):>11}{_fmt(m['reference']):>11}{_fmt(m['overlap']):>9}")
+    if "classifier_two_sample_test" in report:
+        lines.append(format_two_sample(report["classifier_two_sample_test"]))
     return "\n".join(lines)
+
+
+def two_sample_test(gen: list[Song], gen_songs: list, ref: list[Song], ref_songs: list, bars: int,
+                    segment_bars: int, seed: int, top: int = 10) -> dict:
+    """The classifier two-sample test (:func:`musegan.metrics.classifier_two_sample_test`)
+    on :func:`musegan.metrics.segment_features` of both sides' samples cut into segments
+    of ``segment_bars`` bars (segments of one song kept in one fold); its ``top``
+    features. Rows are named alike on both sides (row k is one role, as the track mapping
+    made it): by the reference's most common track labels. When it cannot run:
+    ``{"skipped": reason}``."""
+    if segment_bars > bars:
+        return {"skipped": f"segments of {segment_bars} bars (--segment-bars) are longer than the samples' {bars} (--bars)"}
+    names = Counter(tuple(track_labels(s.tracks)) for s in ref).most_common(1)[0][0]
+    sides = []
+    for samples, songs in ((gen, gen_songs), (ref, ref_songs)):
+        named = [replace(s, tracks=[Track(n, t.program, t.is_drum) for n, t in zip(names, s.tracks)]) for s in samples]
+        cut = [(segment_features(s), song) for x, song in zip(named, songs) for s in segments(x, segment_bars)]
+        sides.append(([f for f, _ in cut], [song for _, song in cut]))
+    try:
+        result = classifier_two_sample_test(sides[0][0], sides[1][0], seed, generated_groups=sides[0][1],
+                                            real_groups=sides[1][1])
+    except MuseganError as e:
+        return {"skipped": str(e)}
+    features = [{k: _round(v) if isinstance(v, float) else v for k, v in f.items()} for f in result["features"][:top]]
+    return {**result, "accuracy": _round(result["accuracy"]), "std": _round(result["std"]),
+            "segment_bars": segment_bars, "features": features}
+
+
+def format_two_sample(c: dict) -> str:
+    if "skipped" in c:
+        return f"classifier two-sample test skipped: {c['skipped']}"
+    top = ", ".join(f"{f['feature']} (real {f['real']:.2f}, generated {f['generated']:.2f})" for f in c["features"][:3])
+    return (f"classifier two-sample test: accuracy {c['accuracy']:.2f} +- {c['std']:.2f} over {c['folds']} folds "
+            f"({c['segments']} generated / {c['segments']} real segments of {c['segment_bars']} bars; "
+            f"0.5 = indistinguishable); it relied on: {top}")
 
 
 def _fmt(v) -> str:

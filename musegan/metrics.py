@@ -260,3 +260,121 @@ def overlapping_area(a, b, grid: int = 2048) -> float:
         return np.exp(-0.5 * z * z).sum(1) / (len(x) * h * math.sqrt(2 * math.pi))
 
     return float(np.clip(np.trapezoid(np.minimum(kde(a, bw[0]), kde(b, bw[1])), xs), 0.0, 1.0))
+
+
+# ------------------------------------------------------------ classifier two-sample test
+#
+# Simple, readable features of one segment, then a classifier asked to tell generated
+# segments from real ones (Lopez-Paz and Oquab 2017): accuracy 0.5 when it cannot.
+
+def segment_features(song) -> dict[str, float]:
+    """Features of one segment (a :class:`Song`), per track (keyed by its label, e.g.
+    ``"soprano sounding share"``) and of the whole, in musical units (quarter notes via
+    ``song.resolution``; bars via its first time signature). Shares are of the steps or
+    notes of the segment; a track without notes gives 0s, so that every segment of one
+    track layout has the same keys. Drum tracks get no pitch-class features (0)."""
+    from .evaluation import track_labels
+    from .representations.pianoroll import PITCH, TRACK
+
+    roll = song.to_multitrack().pianoroll > 0
+    res, spb = song.resolution, song.steps_per_bar
+    drums = [t.is_drum for t in song.tracks]
+    n_steps, n_bars = max(roll.shape[1], 1), max(1, -(-roll.shape[1] // spb))
+    out = {}
+    for k, label in enumerate(track_labels(song.tracks)):
+        notes = song.notes[song.notes[:, TRACK] == k]
+        lengths, pitches, starts = notes[:, END] - notes[:, START], notes[:, PITCH], notes[:, START]
+        sounding = roll[k].sum(1)
+        f = {"sounding share": (sounding > 0).sum() / n_steps,
+             "<=1/16 note share": (4 * lengths <= res).mean() if len(notes) else 0.0,
+             "2+ pitch step share": (sounding > 1).sum() / n_steps,
+             "note length (quarters)": lengths.mean() / res if len(notes) else 0.0,
+             "notes per bar": len(notes) / n_bars,
+             "pitch range": float(np.ptp(pitches)) if len(notes) else 0.0,
+             "mean pitch": pitches.mean() if len(notes) else 0.0,
+             "mean leap": _mean_leap(starts, pitches),
+             "onsets on beats share": (starts % res == 0).mean() if len(notes) else 0.0}
+        pcs = _pitch_classes_per_bar(roll[k], spb)
+        f["pitch classes per bar"] = 0.0 if drums[k] or not pcs.any() else pcs[pcs > 0].mean()
+        f["max pitch classes in a bar"] = 0.0 if drums[k] else pcs.max(initial=0)
+        f["scale consistency"] = 0.0 if drums[k] else _best_scale_share(pitches)
+        out.update((f"{label} {name}", v) for name, v in f.items())
+    pitched = [k for k in range(len(drums)) if not drums[k]]
+    pcs = _pitch_classes_per_bar(roll[pitched].any(0), spb) if pitched else np.zeros(1)
+    anything = roll.any((0, 2))
+    pitched_notes = song.notes[np.isin(song.notes[:, TRACK], pitched)]
+    out.update({"polyphony": polyphony(roll, drums), "silent step share": 1 - anything.sum() / n_steps,
+                "empty bar share": (~_bars(anything, spb).any(1)).mean() if len(anything) else 1.0,
+                "all pitch classes per bar": pcs[pcs > 0].mean() if pcs.any() else 0.0,
+                "all max pitch classes in a bar": pcs.max(initial=0),
+                "all scale consistency": _best_scale_share(pitched_notes[:, PITCH])})
+    return {name: float(v) if math.isfinite(v) else 0.0 for name, v in out.items()}
+
+
+SCALES = np.array([np.roll(scale, root) for scale in (MAJOR_SCALE, MINOR_SCALE) for root in range(12)])  # (24, 12)
+
+
+def _best_scale_share(pitches: np.ndarray) -> float:
+    """The largest share of ``pitches`` (one per note) inside one major or minor scale."""
+    counts = np.bincount(np.asarray(pitches) % 12, minlength=12)
+    return float((SCALES @ counts).max() / counts.sum()) if counts.sum() else 0.0
+
+
+def _pitch_classes_per_bar(roll: np.ndarray, steps_per_bar: int) -> np.ndarray:
+    """The number of pitch classes that sound in each bar of ``roll (steps, 128)``."""
+    bars = _bars(np.asarray(roll) > 0, steps_per_bar)
+    return (chroma(bars.any(1)) > 0).sum(1) if len(bars) else np.zeros(0, int)
+
+
+def _mean_leap(starts: np.ndarray, pitches: np.ndarray) -> float:
+    """The mean absolute interval (semitones) between consecutive notes of a track; of a
+    chord, its highest note counts."""
+    order = np.lexsort((pitches, starts))
+    starts, pitches = starts[order], pitches[order]
+    top = pitches[np.r_[starts[1:] != starts[:-1], True]] if len(starts) else pitches
+    return float(np.abs(np.diff(top)).mean()) if len(top) > 1 else 0.0
+
+
+def classifier_two_sample_test(generated: list[dict], real: list[dict], seed: int = 0, folds: int = 5,
+                               generated_groups=None, real_groups=None, trees: int = 300) -> dict:
+    """Classifier two-sample test: a random forest (``trees`` trees, leaves of at least 2)
+    learns to tell ``generated`` feature dicts (e.g. of :func:`segment_features`) from
+    ``real`` ones in stratified ``folds``-fold cross-validation, on as many of each (the
+    larger side subsampled, seeded; a key missing from a dict is 0). ``*_groups``: the
+    piece of each segment, so that segments of one piece stay in one fold (else the
+    forest may recognise pieces, not the side). Returns the mean accuracy over folds
+    (0.5: it cannot tell them apart; 1: it always can), its std, the segments per side,
+    and every feature ranked by its mean impurity importance, with its mean on each side."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    from .errors import MuseganError
+
+    n = min(len(generated), len(real))
+    groups = [np.arange(len(s)) if g is None else np.asarray(g) for s, g in ((generated, generated_groups),
+                                                                             (real, real_groups))]
+    if n < 2 * folds:
+        raise MuseganError(f"classifier two-sample test: {len(generated)} generated and {len(real)} real segments; "
+                           f"it needs at least {2 * folds} on each side for {folds} folds")
+    rng = np.random.default_rng(seed)
+    keep = [np.sort(rng.choice(len(s), n, replace=False)) for s in (generated, real)]
+    if min(len(np.unique(g[i])) for g, i in zip(groups, keep)) < folds:
+        raise MuseganError(f"classifier two-sample test: segments of fewer than {folds} pieces on a side; "
+                           f"it needs at least {folds} pieces on each side for {folds} folds")
+    names = list(dict.fromkeys(k for d in real + generated for k in d))
+    x = np.array([[s[i].get(k, 0.0) for k in names] for s, idx in zip((generated, real), keep) for i in idx], float)
+    y = np.repeat([0, 1], n)  # 1: real
+    pieces = np.concatenate([groups[0][keep[0]], groups[1][keep[1]] + groups[0].max() + 1])
+    split = (StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(x, y, pieces)
+             if generated_groups is not None or real_groups is not None
+             else StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
+    accuracy, importance = [], np.zeros(len(names))
+    for train, test in split:
+        forest = RandomForestClassifier(trees, min_samples_leaf=2, random_state=seed, n_jobs=1).fit(x[train], y[train])
+        accuracy.append(forest.score(x[test], y[test]))
+        importance += forest.feature_importances_ / folds
+    mean_gen, mean_real = x[:n].mean(0), x[n:].mean(0)
+    return {"accuracy": float(np.mean(accuracy)), "std": float(np.std(accuracy)), "folds": folds,
+            "segments": n, "features": [{"feature": names[j], "importance": float(importance[j]),
+                                         "real": float(mean_real[j]), "generated": float(mean_gen[j])}
+                                        for j in np.argsort(-importance, kind="stable")]}
