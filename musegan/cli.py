@@ -34,6 +34,13 @@ _nonneg_float = _number(float, 0, "a number", "a number >= 0")
 _positive_float = _number(float, 1e-9, "a number", "a number > 0")
 
 
+def _unit_float(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value}")
+    return value
+
+
 def _part(text: str) -> tuple[int, int]:
     """An argparse type: ``I/N``, part I (1 to N) of N."""
     i, sep, n = text.partition("/")
@@ -85,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--seconds", type=_positive_float, help="audio models: seconds to generate (default 4)")
     pg.add_argument("--seed", type=int, default=0)
     pg.add_argument("--temperature", type=_nonneg_float, default=1.0, help="0 is greedy; >1 wilder")
+    pg.add_argument("--top-p", type=_unit_float, default=1.0,
+                    help="nucleus sampling: keep the likeliest choices that hold this share (default 1: all)")
     pg.add_argument("--primer", help="MIDI file to continue")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
@@ -97,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="default auto: FluidSynth when installed, else the built-in synthesizer")
     pr.add_argument("--seconds", type=_positive_float, help="render only the first SECONDS")
 
-    pe = sub.add_parser("evaluate", help="musical metrics (MuseGAN's, muspy's) of generated music beside a corpus; "
-                                         "audio runs: Frechet distance on log-mel statistics")
+    pe = sub.add_parser("evaluate", help="musical metrics (MuseGAN's, muspy's) of generated music beside a corpus, "
+                                         "and a classifier two-sample test; audio runs: Frechet distance on "
+                                         "log-mel statistics")
     pe.add_argument("generated", help="run folder or checkpoint (samples are generated), or a folder of MIDI files")
     pe.add_argument("--reference", required=True, help="folder of music files, or a prepared folder")
     pe.add_argument("--out", help="JSON report (default: evaluation.json in GENERATED)")
@@ -106,11 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--bars", type=_positive_int, default=8, help="bars per sample (reference songs are cut so)")
     pe.add_argument("--seed", type=int, default=0)
     pe.add_argument("--temperature", type=_nonneg_float, default=1.0)
+    pe.add_argument("--top-p", type=_unit_float, default=1.0, help="nucleus sampling of the generated samples")
     pe.add_argument("--resolution", type=_positive_int, default=24, help="steps per quarter note (default: the paper's 24)")
     pe.add_argument("--max-samples", type=_positive_int, default=200, help="reference samples at most")
     pe.add_argument("--tracks", choices=["lpd5", "merge", "keep"], help="track mapping (default: the run's, else lpd5)")
     pe.add_argument("--max-tracks", type=_positive_int, help="rows kept with --tracks keep")
     pe.add_argument("--seconds", type=_positive_float, default=4.0, help="audio runs: seconds per clip (default 4)")
+    pe.add_argument("--segment-bars", type=_positive_int, default=4,
+                    help="bars per segment of the classifier two-sample test (default 4; at most --bars)")
 
     pb = sub.add_parser("benchmark", help="train and score a model on a standard benchmark")
     bench = pb.add_subparsers(dest="suite", required=True, parser_class=_Parser)
@@ -175,7 +188,7 @@ def run(argv=None) -> int:
         from .generation import generate_files
 
         paths = generate_files(args.run, args.out, args.num, args.bars, args.seed, args.temperature,
-                               args.primer, args.device, args.seconds)
+                               args.primer, args.device, args.seconds, args.top_p)
         for path in paths:
             print(path)
         return 0
@@ -188,7 +201,8 @@ def run(argv=None) -> int:
         from .evaluation import evaluate
 
         r = evaluate(args.generated, args.reference, args.out, args.num, args.bars, args.seed, args.temperature,
-                     args.resolution, args.max_samples, args.tracks, args.max_tracks, args.seconds)
+                     args.resolution, args.max_samples, args.tracks, args.max_tracks, args.seconds,
+                     segment_bars=args.segment_bars, top_p=args.top_p)
         print(f"written to {r['out']}")
         return 0
     if args.command == "benchmark":
