@@ -98,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
 
-    pr = sub.add_parser("render", help="MIDI to 44.1 kHz WAV (FluidSynth, else a basic built-in synthesizer)")
+    pr = sub.add_parser("render", help="MIDI to 44.1 kHz WAV (FluidSynth, else a basic built-in synthesizer), "
+                                       "or to a piano-roll picture (.png)")
     pr.add_argument("midi", help="MIDI file")
-    pr.add_argument("--out", required=True, help="output .wav file")
+    pr.add_argument("--out", required=True, help="output .wav file, or .png for a piano-roll picture")
     pr.add_argument("--soundfont", help="General MIDI .sf2 (default: TimGM6mb.sf2, shipped with pretty_midi)")
     pr.add_argument("--synth", default="auto", choices=["auto", "fluidsynth", "numpy"],
                     help="default auto: FluidSynth when installed, else the built-in synthesizer")

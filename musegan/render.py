@@ -54,19 +54,34 @@ def render_midi(pm, sr: int = SAMPLE_RATE, soundfont=None, synth: str = "auto") 
 def render_file(midi_path, out, soundfont=None, synth: str = "auto", sr: int = SAMPLE_RATE,
                 seconds: float | None = None) -> Path:
     """Render a MIDI file (its first ``seconds``, when given) to a WAV file (16-bit,
-    ``sr``); returns the path."""
+    ``sr``), or to a piano-roll picture (.png); returns the path."""
     from .io.audio import write_wav
     from .io.midi import UnreadableFile, read_pretty_midi
 
     out = Path(out)
+    if out.suffix.lower() == ".png":
+        return render_picture(midi_path, out)
     if out.suffix.lower() != ".wav":
-        raise MuseganError(f"--out {out}: expected a .wav file")
+        raise MuseganError(f"--out {out}: expected a .wav (audio) or .png (piano-roll picture) file")
     try:
         pm = read_pretty_midi(midi_path)
     except UnreadableFile as e:
         raise MuseganError(f"{midi_path}: {e}") from None
     y = render_midi(pm, sr, soundfont, synth)
     return write_wav(out, y if seconds is None else y[..., :int(round(seconds * sr))], sr)
+
+
+def render_picture(midi_path, out, resolution: int = 4) -> Path:
+    """A piano-roll picture of a MIDI file (``resolution`` steps per quarter) as PNG."""
+    from .io.files import write_png
+    from .io.midi import UnreadableFile, read_song
+    from .picture import pianoroll_picture
+
+    try:
+        song = read_song(midi_path, resolution)
+    except UnreadableFile as e:
+        raise MuseganError(f"{midi_path}: {e}") from None
+    return write_png(out, pianoroll_picture(song))
 
 
 def _normalize(y: np.ndarray, peak: float = 0.9) -> np.ndarray:

@@ -86,7 +86,7 @@ def test_render_cli(tmp_path, capsys, monkeypatch):
     assert main(["render", str(tmp_path / "in.mid"), "--out", str(tmp_path / "x.mp3")]) == 2
     assert main(["render", str(tmp_path / "in.mid"), "--out", str(out), "--soundfont", "nope.sf2"]) == 2
     err = capsys.readouterr().err
-    assert "not a MIDI file" in err and "expected a .wav file" in err and "no such soundfont" in err
+    assert "not a MIDI file" in err and "expected a .wav (audio)" in err and "no such soundfont" in err
     with pytest.raises(MuseganError):
         render_midi(pretty_midi.PrettyMIDI(), SR, synth="other")
 

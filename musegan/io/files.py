@@ -66,6 +66,23 @@ def atomic_save_npy(path, array: np.ndarray) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def write_png(path, rgb: np.ndarray) -> Path:
+    """An RGB image ``(height, width, 3)`` uint8 as a PNG file (zlib only: no imaging library)."""
+    import struct
+    import zlib
+
+    rgb = np.ascontiguousarray(rgb, np.uint8)
+    h, w, _ = rgb.shape
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1).tobytes()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    return atomic_write_bytes(path, png)
+
+
 def read_json(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
