@@ -115,13 +115,14 @@ def test_the_corpus_says_which_tracks_are_voices(data_dir, tmp_path):
     assert monophonic_tracks(PreparedCorpus(tmp_path / "p2"), config) == [1, 0]  # melody, chords
 
 
-def test_a_chorale_model_writes_voices_that_each_sound_one_pitch(data_dir, tmp_path):
+@pytest.mark.parametrize("family", ["lstm", "conv"])
+def test_a_chorale_model_writes_voices_that_each_sound_one_pitch(data_dir, tmp_path, family):
     bach = sorted((data_dir / "midi" / "bach_chorales" / "midis").glob("*.mid"))[:40]
     corpus = link_files(bach, tmp_path / "bach")
     sets = ["data.tracks=keep", "data.track_names=soprano,alto,tenor,bass", "data.pitch_low=28",
-            "data.pitch_high=91", "data.window_bars=2", "model.hidden_size=32", "model.num_layers=1",
+            "data.pitch_high=91", "data.window_bars=2", "model.hidden_size=32", "model.num_layers=2",
             "train.batch_size=8", "train.samples=0", "train.valid_batches=2"]
-    config = musegan.make_config("lstm", corpus=corpus, overrides=sets, steps=30, device="cpu")
+    config = musegan.make_config(family, corpus=corpus, overrides=sets, steps=30, device="cpu")
     out = musegan.train(corpus, tmp_path / "run", config, progress=False, log=lambda *_: None)
     model = musegan.load(out)
     assert type(model.model.head).__name__ == "VoiceHead" and model.config.model_config.mono_tracks == (1, 1, 1, 1)
