@@ -58,6 +58,7 @@ class TrainConfig:
     sample_seconds: float = 3.0  # audio samples
     num_workers: int = 0
     workers: int = 0  # processes for corpus preparation (0: all cores)
+    threads: int = 0  # torch CPU threads of each training process (0: half the cores, at least 1)
 
 
 @dataclass

@@ -284,10 +284,25 @@ def train(corpus=None, out="runs/default", config: RunConfig | None = None, resu
         raise MuseganError(f"train.batch_size={tc.batch_size} is the global batch: it must divide among "
                            f"the {world.size} processes")
     device = world.start(resolve_device(tc.device))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(training_threads(tc.threads, world))
     try:
         return _train(corpus, out, config, state, world, device, progress, log if world.main else (lambda *_: None))
     finally:
+        torch.set_num_threads(threads)
         world.close()
+
+
+def training_threads(threads: int, world: World) -> int:
+    """CPU threads for each training process: ``train.threads``, or half the cores
+    shared among the processes of this machine. On two cores that is one: a second
+    thread gains 5% on a quiet machine (0.176 s against 0.186 s a step of the default
+    model) and makes a step ten times slower when anything else runs on the other core
+    (its parallel regions wait for the busy one)."""
+    if threads > 0:
+        return threads
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world.size))
+    return max(1, (os.cpu_count() or 2) // (2 * local))
 
 
 def _resume_state(out: Path, config: RunConfig | None, resume: bool):
