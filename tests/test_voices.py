@@ -65,6 +65,25 @@ def test_after_a_note_a_voice_may_hold_it_and_the_sum_is_still_one():
     assert torch.allclose(nll[:, 0], nll[0, 0])  # the first step is the same frame in every row
 
 
+@pytest.mark.parametrize("poly", ["bernoulli", "nade"])
+def test_after_a_chord_the_hold_gate_keeps_the_sum_at_one(poly):
+    h = head((1, 0), poly)
+    first = torch.zeros(K, C, P)
+    first[1, :, 0] = first[1, :, 2] = 1  # the polyphonic track plays two notes
+    seconds = [torch.cat([a.flatten(), b.flatten()]) for a in track_frames(True) for b in track_frames(False)]
+    x = torch.stack([torch.stack([first.flatten(), s]) for s in seconds])
+    nll = h.nll(torch.randn(1, 2, 8).expand(len(x), -1, -1), x)
+    assert float(torch.exp(-nll[:, 1]).sum().detach()) == pytest.approx(1.0, abs=1e-4)
+    held = first.clone()
+    held[1, 1] = 0  # both notes go on, no onsets: the gate's frame
+    with torch.no_grad():
+        h.hold["1"].weight.zero_()
+        h.hold["1"].bias.fill_(6.0)  # a gate that holds: sampling keeps the chord
+    frame = h.sample(torch.randn(64, 8), 1.0, torch.Generator().manual_seed(0), prev=first.flatten().expand(64, -1))
+    kept = (frame.view(64, K, C, P)[:, 1] == held[1]).flatten(1).all(-1)
+    assert kept.float().mean() > 0.9
+
+
 def test_classes_and_bits_are_inverse():
     h = head()
     prev = torch.zeros(4, C, P)

@@ -11,7 +11,10 @@ tracks before it in the frame (DeepBach, BachBot):
   note of the step before goes on) and each of its pitches (a new note starts). A voice
   then never sounds two pitches and sampling never cuts a held note;
 * a *polyphonic* track (chords, piano, drums) keeps independent bits (``bernoulli``) or
-  a NADE over its note and onset bits.
+  a NADE over its note and onset bits, behind a gate that holds the track's notes of the
+  step before: ``p(x) = g [x = held] + (1 - g) p_head(x)``, an exact mixture. A chord
+  then lasts as one decision instead of every note bit coming out on again each step
+  (without it, Nottingham's chords came out cut into sixteenths: 10% of their notes).
 
 Track ``k`` reads ``relu(A_k s + B_k x_<k)``: the sequence state ``s`` and the bits of
 the tracks sampled before it in this frame.
@@ -61,6 +64,7 @@ class VoiceHead(nn.Module):
             nn.Linear(hidden_size, 2 + self.P) if m
             else (NADEHead(hidden_size, size, head_hidden) if poly == "nade" else BernoulliHead(hidden_size, size))
             for m in self.mono)
+        self.hold = nn.ModuleDict({str(k): nn.Linear(hidden_size, 1) for k, m in enumerate(self.mono) if not m})
 
     # -- frames and voice classes ------------------------------------------------------
     def tracks(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,6 +103,23 @@ class VoiceHead(nn.Module):
         hold = logits[..., HOLD].masked_fill(silent, float("-inf"))
         return torch.cat([logits[..., :HOLD], hold[..., None], logits[..., HOLD + 1 :]], -1)
 
+    @staticmethod
+    def held(prev_track: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A polyphonic track's bits ``(..., C, P)`` if it holds the step before's notes (no
+        onsets), and whether the step before sounded at all."""
+        held = torch.zeros_like(prev_track)
+        held[..., 0, :] = prev_track[..., 0, :]
+        return held, (prev_track[..., 0, :] > 0.5).any(-1)
+
+    def _poly_nll(self, k: int, z: torch.Tensor, track: torch.Tensor, prev_track: torch.Tensor) -> torch.Tensor:
+        """``-log(g [x = held] + (1 - g) p_head(x))`` of a polyphonic track."""
+        held, sounded = self.held(prev_track)
+        is_held = ((track > 0.5) == (held > 0.5)).flatten(-2).all(-1) & sounded
+        g = self.hold[str(k)](z).float()[..., 0]
+        keep = F.logsigmoid(g).masked_fill(~is_held, float("-inf"))
+        new = torch.where(sounded, F.logsigmoid(-g), 0.0) - self.out[k].nll(z, track.flatten(-2))  # no gate after silence
+        return -torch.logaddexp(keep, new)
+
     def _inputs(self, k: int, h: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
         a = self.state[k](h)
         if k:
@@ -127,7 +148,7 @@ class VoiceHead(nn.Module):
                 target = self.classes(tr[:, :, k], prev[:, :, k])
                 total = total + F.cross_entropy(logits.transpose(1, 2), target, reduction="none")
             else:
-                total = total + self.out[k].nll(z, tr[:, :, k].flatten(-2))
+                total = total + self._poly_nll(k, z, tr[:, :, k], prev[:, :, k])
         return total
 
     @torch.no_grad()
@@ -151,5 +172,9 @@ class VoiceHead(nn.Module):
                     cls = torch.multinomial(probs, 1, generator=generator)[:, 0]
                 parts.append(self.bits(cls, prev_tr[:, k]).flatten(1))
             else:
-                parts.append(self.out[k].sample(z, temperature, generator, top_p=top_p))
+                held, sounded = self.held(prev_tr[:, k])
+                g = torch.sigmoid(self.hold[str(k)](z).float()[:, 0] / max(temperature, 1e-6))
+                keep = (torch.bernoulli(nucleus_bits(g, top_p), generator=generator) > 0) & sounded
+                new = self.out[k].sample(z, temperature, generator, top_p=top_p)
+                parts.append(torch.where(keep[:, None], held.flatten(1), new))
         return torch.cat(parts, -1)
