@@ -23,7 +23,16 @@ of any length chains phrases: each new phrase overlaps the previous one by
 ``overlap_bars`` bars, which it receives as known.
 
 Training: WGAN-GP (Gulrajani et al. 2017), gradient penalty ``gp_weight``,
-``n_critic`` critic updates per generator update. Each training step is a critic
+``n_critic`` critic updates per generator update. BinaryMuseGAN (Dong & Yang, IJCNN
+2018): the generator's probabilities pass through *binary neurons* before the critic
+reads them (``binary_neurons``: ``deterministic``, a 0.5 threshold, or ``stochastic``,
+Bernoulli draws; the straight-through estimator passes the gradient back as if they
+were the identity), so the critic compares 0/1 phrases with 0/1 phrases and a fuzzy
+output (many notes at 0.2-0.4, which sampling sprinkles everywhere) is no longer
+rewarded; generation binarizes the same way (``binarize="auto"``). ``none``: the critic
+reads the probabilities (MuseGAN's way, the behaviour before). ``key_logits`` (opt-in)
+adds a pitch-class logit per phrase to every track's notes: one key for the phrase.
+Each training step is a critic
 phase on its batch; every ``n_critic``-th step adds a generator phase (``phases``). A new run takes
 the paper's Adam settings and batch (``train_defaults``: lr 1e-3, betas 0.5/0.9, batch
 64); ``--lr``, ``--batch-size`` and ``--set`` still override them.
@@ -39,7 +48,7 @@ Use::
 
 ``temperature`` scales the latents (0: the mean latent, notes by threshold);
 ``model.truncation`` > 0 draws them from a truncated normal; ``model.binarize`` picks
-Bernoulli sampling of the output or a 0.5 threshold.
+Bernoulli sampling of the output or a 0.5 threshold (``auto``: as in training).
 """
 from __future__ import annotations
 
@@ -56,6 +65,18 @@ from .base import BatchNoise, Phase
 from .voices import nucleus_bits
 
 MODES = ("jamming", "composer", "hybrid")
+BINARY_NEURONS = ("deterministic", "stochastic", "none")
+
+
+def binary_neurons(probs: torch.Tensor, mode: str, uniform: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary neurons with the straight-through estimator (BinaryMuseGAN): forward 0/1
+    notes (``deterministic``: ``probs > 0.5``; ``stochastic``: ``uniform < probs``),
+    backward the gradient of ``probs`` as if the neuron were the identity. ``none``:
+    ``probs`` as they are."""
+    if mode == "none":
+        return probs
+    hard = probs > 0.5 if mode == "deterministic" else uniform < probs
+    return probs + (hard.to(probs.dtype) - probs).detach()
 
 
 @dataclass
@@ -81,8 +102,12 @@ class GANConfig:
     beta2: float = 0.9
     cond_tracks_p: float = 0.5  # share of training phrases with some tracks given (accompaniment)
     cond_bars_p: float = 0.5  # share with the first bars given (phrase continuation)
+    # BinaryMuseGAN (Dong & Yang 2018): the critic judges 0/1 phrases, the generator's
+    # output through binary neurons (forward: 0/1; backward: straight-through)
+    binary_neurons: str = "deterministic"  # deterministic (at 0.5) | stochastic (Bernoulli) | none (probabilities)
+    key_logits: bool = False  # a logit per pitch class and phrase added to every track's notes (see Generator)
     # generation
-    binarize: str = "bernoulli"  # bernoulli (sample the output) | threshold (at 0.5)
+    binarize: str = "auto"  # auto (as in training) | bernoulli (sample the output) | threshold (at 0.5)
     truncation: float = 0.0  # > 0: latents redrawn until inside +-truncation
     overlap_bars: int = 0  # bars each chained phrase receives from the previous one; 0: half a phrase
 
@@ -93,8 +118,10 @@ class GANConfig:
 def _check(c: GANConfig) -> None:
     if c.mode not in MODES:
         raise MuseganError(f"model.mode={c.mode!r}: expected one of {', '.join(MODES)}")
-    if c.binarize not in ("bernoulli", "threshold"):
-        raise MuseganError(f"model.binarize={c.binarize!r}: expected bernoulli or threshold")
+    if c.binarize not in ("auto", "bernoulli", "threshold"):
+        raise MuseganError(f"model.binarize={c.binarize!r}: expected auto, bernoulli or threshold")
+    if c.binary_neurons not in BINARY_NEURONS:
+        raise MuseganError(f"model.binary_neurons={c.binary_neurons!r}: expected one of {', '.join(BINARY_NEURONS)}")
     if min(c.n_tracks, c.n_channels, c.n_pitches, c.steps_per_bar, c.n_bars) < 1:
         raise MuseganError("the GAN needs n_tracks, n_channels, n_pitches, steps_per_bar and n_bars from the data")
     if c.n_features != c.n_tracks * c.n_channels * c.n_pitches:
@@ -197,6 +224,22 @@ class Generator(nn.Module):
             self.bars = nn.ModuleList([BarGenerator(d_in, c.cond_dim, c.hidden * 2, S, K * D)])
         else:
             self.bars = nn.ModuleList(BarGenerator(d_in, c.cond_dim, c.hidden, S, D) for _ in range(K))
+        # ``key_logits``: the key of a phrase, a logit per pitch class from its latents and
+        # known part, added to every note of that pitch class in every bar (times a gain per
+        # track); zeros at first
+        self.key = self.key_gain = None
+        if c.key_logits:
+            self.key = nn.Linear(d_in, 12)
+            nn.init.zeros_(self.key.weight), nn.init.zeros_(self.key.bias)
+            self.key_gain = nn.Parameter(torch.ones(K))
+
+    def add_key(self, logits: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K, P, S, pitches)`` + the phrase's key logits (from the mean latent)."""
+        if self.key is None:
+            return logits
+        key = self.key(latent.mean((1, 2)))  # (B, 12)
+        per_pitch = key[:, torch.arange(logits.shape[-1], device=key.device) % 12]  # (B, pitches)
+        return logits + self.key_gain[None, :, None, None, None] * per_pitch[:, None, None, None, :]
 
     def latent_shapes(self, batch: int) -> dict:
         """The paper's four latents: shared (inter-track) and private (per track), each
@@ -225,9 +268,9 @@ class Generator(nn.Module):
         latent = torch.cat(parts, -1)  # (B, K, P, d_in)
         if self.c.mode == "composer":
             out = self.bars[0](latent[:, 0].reshape(B * P, -1), skip)  # (B*P, K*D, S)
-            return out.view(B, P, K, D, S).permute(0, 2, 1, 4, 3)
+            return self.add_key(out.view(B, P, K, D, S).permute(0, 2, 1, 4, 3), latent)
         outs = [g(latent[:, k].reshape(B * P, -1), skip).view(B, P, D, S) for k, g in enumerate(self.bars)]
-        return torch.stack(outs, 1).transpose(-1, -2)
+        return self.add_key(torch.stack(outs, 1).transpose(-1, -2), latent)
 
 
 class Critic(nn.Module):
@@ -406,7 +449,14 @@ class GANModel(WGANGP):
     def fake(self, real: torch.Tensor, noise: BatchNoise) -> torch.Tensor:
         """A random mask (none; some tracks; the first bars) over ``real`` and the
         generator's phrases around what it keeps."""
-        return self.compose(real, self.random_mask(noise), self.training_latents(noise))
+        return self.binary(self.compose(real, self.random_mask(noise), self.training_latents(noise)), noise)
+
+    def binary(self, probs: torch.Tensor, noise: BatchNoise) -> torch.Tensor:
+        """The phrases the critic judges: ``probs`` through the binary neurons
+        (``model.binary_neurons``; the stochastic ones draw their uniforms from ``noise``)."""
+        mode = self.config.binary_neurons
+        uniform = noise.rand(*probs.shape[1:]).to(probs.dtype) if mode == "stochastic" else None
+        return binary_neurons(probs, mode, uniform)
 
     @torch.no_grad()
     def valid_step(self, batch: torch.Tensor, autocast, generator: torch.Generator | None = None) -> dict:
@@ -416,15 +466,25 @@ class GANModel(WGANGP):
         mask = torch.zeros(real.shape[:3], dtype=torch.bool, device=real.device)
         noise = BatchNoise(generator, len(real), 0, len(real), real.device)
         with autocast():
-            fake = self.compose(real, mask, self.training_latents(noise))
+            fake = self.binary(self.compose(real, mask, self.training_latents(noise)), noise)
             w = self.critic(real).float().mean() - self.critic(fake).float().mean()
         return {"wasserstein": float(w), "phrases": real.shape[0]}
 
     # -- generation ----------------------------------------------------------------
+    @property
+    def sampling(self) -> str:
+        """How generation turns probabilities into notes: ``model.binarize``, or with
+        ``auto`` the way the critic saw them in training."""
+        c = self.config
+        if c.binarize != "auto":
+            return c.binarize
+        return "threshold" if c.binary_neurons == "deterministic" else "bernoulli"
+
     def binarize(self, probs: torch.Tensor, temperature: float, generator=None, top_p: float = 1.0) -> torch.Tensor:
         """0/1 notes from the generator's probabilities: by threshold, or drawn (``top_p``
-        < 1: a note whose likelier value holds ``top_p`` of the mass takes it)."""
-        if self.config.binarize == "threshold" or temperature <= 0:
+        < 1: a note whose likelier value holds ``top_p`` of the mass takes it). ``auto``: as
+        the binary neurons of training (a threshold after deterministic ones)."""
+        if self.sampling == "threshold" or temperature <= 0:
             return (probs > 0.5).to(probs.dtype)
         return torch.bernoulli(nucleus_bits(probs, top_p), generator=generator)
 
@@ -441,7 +501,7 @@ class GANModel(WGANGP):
         tracks that have notes are kept exactly (known cells) and the other tracks are
         generated to fit them: accompaniment. After the primer every track goes on.
         ``temperature`` scales the latents (0: the mean latent, notes by threshold);
-        with ``binarize="bernoulli"`` the notes are sampled from the output."""
+        with Bernoulli sampling (``sampling``) the notes are drawn from the output."""
         c = self.config
         device = next(self.parameters()).device
         S, P, K = c.steps_per_bar, c.n_bars, c.n_tracks
