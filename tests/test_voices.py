@@ -28,9 +28,11 @@ def head(mono=(1, 1), poly="bernoulli"):
     return h
 
 
-def track_frames(mono: bool):
-    """Every value one track can take in one step: a voice's rest and pitches (with
-    their onsets), or any bits of a polyphonic track."""
+def track_frames(mono: bool, before=None):
+    """Every value one track can take in one step after ``before`` (its notes the step
+    before; none by default): a voice's rest and pitches (with their onsets), or any
+    notes of a polyphonic track, a new note with its onset, a sustained one with or
+    without."""
     if mono:
         out = [torch.zeros(C, P)]
         for p in range(P):
@@ -38,7 +40,16 @@ def track_frames(mono: bool):
             x[:, p] = 1
             out.append(x)
         return out
-    return [torch.tensor(bits, dtype=torch.float32).view(C, P) for bits in itertools.product((0, 1), repeat=C * P)]
+    before = torch.zeros(P) if before is None else before
+    out = []
+    for notes in itertools.product((0, 1), repeat=P):
+        notes = torch.tensor(notes, dtype=torch.float32)
+        sustained = (notes * before).nonzero()[:, 0].tolist()
+        for again in itertools.product((0, 1), repeat=len(sustained)):
+            onsets = notes * (1 - before)
+            onsets[sustained] = torch.tensor(again, dtype=torch.float32)
+            out.append(torch.stack([notes, onsets]))
+    return out
 
 
 @pytest.mark.parametrize("mono", [(1, 1), (1, 0), (0, 1)])
@@ -70,7 +81,8 @@ def test_after_a_chord_the_hold_gate_keeps_the_sum_at_one(poly):
     h = head((1, 0), poly)
     first = torch.zeros(K, C, P)
     first[1, :, 0] = first[1, :, 2] = 1  # the polyphonic track plays two notes
-    seconds = [torch.cat([a.flatten(), b.flatten()]) for a in track_frames(True) for b in track_frames(False)]
+    seconds = [torch.cat([a.flatten(), b.flatten()]) for a in track_frames(True)
+               for b in track_frames(False, first[1, 0])]
     x = torch.stack([torch.stack([first.flatten(), s]) for s in seconds])
     nll = h.nll(torch.randn(1, 2, 8).expand(len(x), -1, -1), x)
     assert float(torch.exp(-nll[:, 1]).sum().detach()) == pytest.approx(1.0, abs=1e-4)
@@ -82,6 +94,20 @@ def test_after_a_chord_the_hold_gate_keeps_the_sum_at_one(poly):
     frame = h.sample(torch.randn(64, 8), 1.0, torch.Generator().manual_seed(0), prev=first.flatten().expand(64, -1))
     kept = (frame.view(64, K, C, P)[:, 1] == held[1]).flatten(1).all(-1)
     assert kept.float().mean() > 0.9
+
+
+def test_a_polyphonic_track_starts_new_notes_with_onsets_and_strikes_sustained_ones_by_choice():
+    h = head((1, 0))
+    before = torch.zeros(256, K, C, P)
+    before[:, 1, 0, :2] = 1  # two notes sounding
+    frame = h.sample(torch.randn(256, 8, generator=torch.Generator().manual_seed(2)), 1.0,
+                     torch.Generator().manual_seed(3), prev=before.flatten(1)).view(256, K, C, P)[:, 1]
+    notes, onsets = frame[:, 0], frame[:, 1]
+    new = notes * (1 - before[:, 1, 0])
+    assert (onsets <= notes).all() and torch.equal(onsets * (1 - before[:, 1, 0]), new)
+    sustained = notes * before[:, 1, 0]
+    again = (onsets * sustained).sum() / sustained.sum()
+    assert 0 < again < 1  # some sustained notes struck again, some held
 
 
 def test_classes_and_bits_are_inverse():

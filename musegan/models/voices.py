@@ -11,7 +11,9 @@ tracks before it in the frame (DeepBach, BachBot):
   note of the step before goes on) and each of its pitches (a new note starts). A voice
   then never sounds two pitches and sampling never cuts a held note;
 * a *polyphonic* track (chords, piano, drums) keeps independent bits (``bernoulli``) or
-  a NADE over its note and onset bits, behind a gate that holds the track's notes of the
+  a NADE over its notes; a note that sounded the step before too is struck again or not
+  by a bit of its own (a new note always starts with an onset, so a chord is no longer
+  re-struck at random); all of it behind a gate that holds the track's notes of the
   step before: ``p(x) = g [x = held] + (1 - g) p_head(x)``, an exact mixture. A chord
   then lasts as one decision instead of every note bit coming out on again each step
   (without it, Nottingham's chords came out cut into sixteenths: 10% of their notes).
@@ -62,9 +64,11 @@ class VoiceHead(nn.Module):
         self.context = nn.ModuleList(nn.Linear(k * size, hidden_size, bias=False) for k in range(1, self.K))
         self.out = nn.ModuleList(
             nn.Linear(hidden_size, 2 + self.P) if m
-            else (NADEHead(hidden_size, size, head_hidden) if poly == "nade" else BernoulliHead(hidden_size, size))
+            else (NADEHead(hidden_size, self.P, head_hidden) if poly == "nade" else BernoulliHead(hidden_size, self.P))
             for m in self.mono)
         self.hold = nn.ModuleDict({str(k): nn.Linear(hidden_size, 1) for k, m in enumerate(self.mono) if not m})
+        self.restrike = nn.ModuleDict({str(k): nn.Linear(hidden_size, self.P)
+                                       for k, m in enumerate(self.mono) if not m and self.C > 1})
 
     # -- frames and voice classes ------------------------------------------------------
     def tracks(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,13 +116,36 @@ class VoiceHead(nn.Module):
         return held, (prev_track[..., 0, :] > 0.5).any(-1)
 
     def _poly_nll(self, k: int, z: torch.Tensor, track: torch.Tensor, prev_track: torch.Tensor) -> torch.Tensor:
-        """``-log(g [x = held] + (1 - g) p_head(x))`` of a polyphonic track."""
+        """``-log(g [x = held] + (1 - g) p_new(x))`` of a polyphonic track."""
         held, sounded = self.held(prev_track)
         is_held = ((track > 0.5) == (held > 0.5)).flatten(-2).all(-1) & sounded
         g = self.hold[str(k)](z).float()[..., 0]
         keep = F.logsigmoid(g).masked_fill(~is_held, float("-inf"))
-        new = torch.where(sounded, F.logsigmoid(-g), 0.0) - self.out[k].nll(z, track.flatten(-2))  # no gate after silence
+        new = torch.where(sounded, F.logsigmoid(-g), 0.0) - self._new_nll(k, z, track, prev_track)  # no gate after silence
         return -torch.logaddexp(keep, new)
+
+    def _new_nll(self, k: int, z: torch.Tensor, track: torch.Tensor, prev_track: torch.Tensor) -> torch.Tensor:
+        """``-log p_new(x)``: the notes by the head; then, for a note that sounded the step
+        before too, whether it is struck again (a note that did not sound starts with an
+        onset, one that stops has none: nothing to choose)."""
+        nll = self.out[k].nll(z, track[..., 0, :])
+        if self.C > 1:
+            sustained = track[..., 0, :] * prev_track[..., 0, :]
+            again = F.binary_cross_entropy_with_logits(self.restrike[str(k)](z).float(), track[..., 1, :],
+                                                       reduction="none")
+            nll = nll + (again * sustained).sum(-1)
+        return nll
+
+    def _new_sample(self, k: int, z: torch.Tensor, prev_track: torch.Tensor, temperature: float, generator,
+                    top_p: float) -> torch.Tensor:
+        notes = self.out[k].sample(z, temperature, generator, top_p=top_p)
+        if self.C == 1:
+            return notes[:, None]
+        logits = self.restrike[str(k)](z).float()
+        p = (logits > 0).float() if temperature <= 0 else nucleus_bits(torch.sigmoid(logits / temperature), top_p)
+        again = torch.bernoulli(p, generator=generator)
+        before = prev_track[:, 0]
+        return torch.stack([notes, notes * (1 - before) + notes * before * again], 1)
 
     def _inputs(self, k: int, h: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
         a = self.state[k](h)
@@ -132,7 +159,10 @@ class VoiceHead(nn.Module):
         """Polyphonic tracks start at their bit frequencies (see BernoulliHead)."""
         for k, head in enumerate(self.out):
             if not self.mono[k]:
-                head.init_from_data(self.tracks(mean_frame)[k].reshape(-1))
+                head.init_from_data(self.tracks(mean_frame)[k][0])
+                if self.C > 1:  # start from the corpus's onsets per sounding step (an upper bound)
+                    notes, onsets = self.tracks(mean_frame)[k].sum(-1)
+                    self.restrike[str(k)].bias.fill_(float(torch.logit((onsets / notes.clamp_min(1e-6)).clamp(.01, .99))))
 
     def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, H)``, frames ``(B, T, F)`` -> ``(B, T)`` NLL per frame (the sum over
@@ -175,6 +205,6 @@ class VoiceHead(nn.Module):
                 held, sounded = self.held(prev_tr[:, k])
                 g = torch.sigmoid(self.hold[str(k)](z).float()[:, 0] / max(temperature, 1e-6))
                 keep = (torch.bernoulli(nucleus_bits(g, top_p), generator=generator) > 0) & sounded
-                new = self.out[k].sample(z, temperature, generator, top_p=top_p)
-                parts.append(torch.where(keep[:, None], held.flatten(1), new))
+                new = self._new_sample(k, z, prev_tr[:, k], temperature, generator, top_p)
+                parts.append(torch.where(keep[:, None], held.flatten(1), new.flatten(1)))
         return torch.cat(parts, -1)
