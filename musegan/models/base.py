@@ -149,11 +149,12 @@ HEADS = {"bernoulli": "binary", "nade": "binary", "gaussian": "continuous"}
 def make_head(config, hidden_size: int) -> nn.Module:
     """The output head a family's config names: ``head = "bernoulli"`` (independent
     notes), ``"nade"`` (the notes of a frame modelled jointly, see ``nade.py``), or
-    ``"gaussian"`` (continuous frames: audio). With ``voices`` and tracks that the
-    corpus shows monophonic (``mono_tracks``), the head goes track by track and models
-    those as one categorical per step (``voices.py``); the others keep ``head``."""
+    ``"gaussian"`` (continuous frames: audio). With ``voices`` and tracks from the data
+    (``mono_tracks``, set for piano-rolls), the head goes track by track (``voices.py``):
+    monophonic tracks as one categorical per step, the others with ``head`` behind a hold
+    gate and with re-strikes of their own."""
     kind = getattr(config, "head", "bernoulli")
-    if kind in ("bernoulli", "nade") and getattr(config, "voices", False) and any(getattr(config, "mono_tracks", ())):
+    if kind in ("bernoulli", "nade") and getattr(config, "voices", False) and len(getattr(config, "mono_tracks", ())):
         from .voices import VoiceHead
 
         return VoiceHead(hidden_size, config.n_tracks, config.n_channels, config.n_pitches, config.mono_tracks,
