@@ -82,8 +82,8 @@ def test_sigkill_at_an_arbitrary_moment_resumes(corpus, straight, tmp_path):  # 
         time.sleep(0.005)
     proc.kill()
     proc.communicate()
-    if (out / "checkpoint.pt").exists():
-        resume_and_compare(corpus, out, straight)
+    assert (out / "checkpoint.pt").exists()  # six steps were logged: the step-4 checkpoint is complete
+    resume_and_compare(corpus, out, straight)
 
 
 def test_ctrl_c_saves_and_exits_with_one_line(corpus, tmp_path):  # noqa: F811

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MuseganError
+from .voices import nucleus_bits
 
 
 class Phase(NamedTuple):
@@ -91,8 +92,6 @@ class BernoulliHead(nn.Module):
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
                top_p: float = 1.0) -> torch.Tensor:
         """``(B, H)`` -> ``(B, F)`` 0/1 frame (``top_p``: see ``voices.nucleus_bits``)."""
-        from .voices import nucleus_bits
-
         logits = self.proj(h).float()
         if temperature <= 0:
             return (logits > 0).float()
