@@ -1,4 +1,4 @@
-"""Command line: ``musegan prepare | train | generate | render | evaluate | benchmark``. Argument parsing only; the
+"""Command line: ``musegan prepare | train | generate | studio | render | evaluate | benchmark``. Argument parsing only; the
 work is done by the Python API."""
 from __future__ import annotations
 
@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
 
+    ps = sub.add_parser("studio", help="a local web page to generate, audition, infill and download MIDI")
+    ps.add_argument("runs", nargs="*", metavar="RUN", help="run folders (or checkpoints) the page may load")
+    ps.add_argument("--runs-dir", help="also offer every run found under this folder")
+    ps.add_argument("--port", type=_positive_int, default=8765, help="default 8765")
+    ps.add_argument("--host", default="127.0.0.1",
+                    help="default 127.0.0.1 (this machine only); another address warns: the page has no login")
+
     pr = sub.add_parser("render", help="MIDI to 44.1 kHz WAV (FluidSynth, else a basic built-in synthesizer), "
                                        "or to a piano-roll picture (.png)")
     pr.add_argument("midi", help="MIDI file")
@@ -192,6 +199,11 @@ def run(argv=None) -> int:
                                args.primer, args.device, args.seconds, args.top_p)
         for path in paths:
             print(path)
+        return 0
+    if args.command == "studio":
+        from .studio import serve
+
+        serve(args.runs, runs_dir=args.runs_dir, host=args.host, port=args.port)
         return 0
     if args.command == "render":
         from .render import render_file
