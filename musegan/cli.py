@@ -52,6 +52,31 @@ def _part(text: str) -> tuple[int, int]:
     return i, n
 
 
+def _bars(text: str) -> tuple[int, int]:
+    """An argparse type: ``FIRST-LAST`` (or one bar ``N``), bars counted from 1."""
+    first, sep, last = text.partition("-")
+    if not first.strip().isdigit() or (sep and not last.strip().isdigit()):
+        raise argparse.ArgumentTypeError(f"expected bars FIRST-LAST counted from 1, e.g. 5-8, got {text!r}")
+    first, last = int(first), int(last) if sep else int(first)
+    if not 1 <= first <= last:
+        raise argparse.ArgumentTypeError(f"bars {first}-{last}: expected 1 <= FIRST <= LAST")
+    return first, last
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected NAME[,NAME...], got {text!r}")
+    return names
+
+
+def _program(text: str) -> tuple[str, int]:
+    name, sep, number = text.partition("=")
+    if not (sep and name.strip() and number.strip().isdigit() and 0 <= int(number) <= 127):
+        raise argparse.ArgumentTypeError(f"expected TRACK=N with N a General MIDI program 0-127, got {text!r}")
+    return name.strip(), int(number)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="musegan", description="Generate music: train on a folder of MIDI files, get MIDI back.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -72,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt = sub.add_parser("train", help="train a model (prepares the corpus first)")
     pt.add_argument("--corpus", help="folder of music (or audio) files, or a prepared folder (default: Bach chorales)")
     pt.add_argument("--out", help="run folder (default: runs/CORPUS-MODEL)")
-    pt.add_argument("--model", default="lstm", help="model family: lstm (default), conv or gan")
+    pt.add_argument("--model", default="lstm", help="model family: lstm (default), conv, gan or coconet "
+                                                         "(masked: infills and harmonizes)")
     pt.add_argument("--steps", type=_positive_int, help="training steps (default 1500; 800 on the default corpus)")
     pt.add_argument("--batch-size", type=_positive_int, help="windows per step (default 32)")
     pt.add_argument("--lr", type=_nonneg_float, help="learning rate")
@@ -94,9 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--temperature", type=_nonneg_float, default=1.0, help="0 is greedy; >1 wilder")
     pg.add_argument("--top-p", type=_unit_float, default=1.0,
                     help="nucleus sampling: keep the likeliest choices that hold this share (default 1: all)")
-    pg.add_argument("--primer", help="MIDI file to continue")
+    pg.add_argument("--primer", help="MIDI file to continue (or, with --infill / --keep-tracks, to edit)")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
+    pc = pg.add_argument_group("infill and harmonize (the rest of the given piece is kept exactly)")
+    pc.add_argument("--infill", type=_bars, metavar="FIRST-LAST",
+                    help="draw bars FIRST to LAST (from 1) of --primer again, given the music on both sides "
+                         "(coconet runs)")
+    pc.add_argument("--tracks", type=_names, metavar="NAME,...", help="with --infill: only these tracks")
+    pc.add_argument("--harmonize", metavar="MELODY", help="a melody file: keep it, write the other tracks around it")
+    pc.add_argument("--as", dest="as_tracks", type=_names, metavar="NAME,...",
+                    help="with --harmonize: the model track(s) the melody's track(s) play (default: by name/program)")
+    pc.add_argument("--keep-tracks", type=_names, metavar="NAME,...",
+                    help="keep these tracks of --primer and write the others around them, for its whole length")
+    pc.add_argument("--iterations", type=_positive_int, help="coconet: Gibbs sampling steps (default: the run's)")
+    pst = pg.add_argument_group("steering")
+    pst.add_argument("--key", help="e.g. C, F#, Bb, Am, 'Eb minor': the piece is moved to fit this key best")
+    pst.add_argument("--tempo", type=_positive_float, metavar="BPM", help="quarter notes per minute")
+    pst.add_argument("--program", action="append", default=[], type=_program, metavar="TRACK=N",
+                     help="General MIDI program N (0-127) for a track, e.g. --program bass=33 (repeatable)")
+    pst.add_argument("--time-signature", metavar="N/D", help="only the one the model was trained on")
 
     ps = sub.add_parser("studio", help="a local web page to generate, audition, infill and download MIDI")
     ps.add_argument("runs", nargs="*", metavar="RUN", help="run folders (or checkpoints) the page may load")
@@ -196,7 +239,11 @@ def run(argv=None) -> int:
         from .generation import generate_files
 
         paths = generate_files(args.run, args.out, args.num, args.bars, args.seed, args.temperature,
-                               args.primer, args.device, args.seconds, args.top_p)
+                               args.primer, args.device, args.seconds, args.top_p, infill=args.infill,
+                               tracks=args.tracks, harmonize=args.harmonize, keep_tracks=args.keep_tracks,
+                               as_tracks=args.as_tracks, key=args.key, tempo=args.tempo,
+                               programs=dict(args.program) or None, time_signature=args.time_signature,
+                               iterations=args.iterations)
         for path in paths:
             print(path)
         return 0

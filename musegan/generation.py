@@ -21,6 +21,7 @@ from .data.dataset import frame_spec
 from .errors import MuseganError
 from .io.audio import write_wav
 from .io.checkpoint import find_checkpoint, load_checkpoint
+from .io.files import atomic_write_bytes
 from .io.midi import read_primer, to_pretty_midi, write_pretty_midi
 from .models import build_model
 from .representations.pianoroll import END, START, TRACK, PITCH, Song, Track, frames_to_notes, map_tracks, notes_to_frames
@@ -109,19 +110,270 @@ class MusicModel:
             tempos, time_signatures = primer_song.tempos, primer_song.time_signatures
         return Song(notes, self.tracks, self.config.data.resolution, tempos, time_signatures, len(frames))
 
-    def generate(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, primer=None, top_p: float = 1.0):
+    def generate(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, primer=None, top_p: float = 1.0,
+                 key: str | None = None, tempo: float | None = None, programs: dict | None = None,
+                 time_signature: str | None = None):
         """Sample music; returns a ``pretty_midi.PrettyMIDI`` (one named track per row
-        of the model, its program, drums on channel 10). See ``generate_song``."""
-        return to_pretty_midi(self.generate_song(bars, seed, temperature, primer, top_p))
+        of the model, its program, drums on channel 10). See ``generate_song``.
+        Steering: ``key`` (e.g. ``"D minor"``; without a primer: the piece is moved by
+        the transposition, within a tritone, that fits that key best, Krumhansl's
+        profiles), ``tempo`` (quarter notes per minute), ``programs`` (``{track name:
+        General MIDI program 0-127}``), ``time_signature`` (``"3/4"``: only the one the
+        model was trained on)."""
+        song = self.generate_song(bars, seed, temperature, primer, top_p)
+        return to_pretty_midi(self.steer_song(song, key, tempo, programs, time_signature, primer is not None))
+
+    # -- steering -----------------------------------------------------------------------
+    def check_time_signature(self, time_signature: str | None) -> None:
+        if time_signature is None:
+            return
+        num, den = self.info["time_signature"]
+        given = time_signature.replace(" ", "")
+        if given != f"{num}/{den}":
+            raise MuseganError(f"--time-signature {time_signature}: this model was trained on {num}/{den} bars "
+                               f"({self.steps_per_bar} steps) and writes only those")
+
+    def program_rows(self, programs: dict | None) -> dict:
+        """``{track name or number: program}`` -> ``{row: program}``."""
+        from .arrange import row_index
+
+        out = {}
+        for name, program in (programs or {}).items():
+            if not 0 <= int(program) <= 127:
+                raise MuseganError(f"--program {name}={program}: expected a General MIDI program 0-127")
+            out[row_index(str(name), self.tracks, "--program")] = int(program)
+        return out
+
+    def steer_song(self, song: Song, key=None, tempo=None, programs=None, time_signature=None,
+                   primed: bool = False) -> Song:
+        from dataclasses import replace
+
+        from .arrange import estimate_key, key_name, parse_key, shift_to_key, transpose
+
+        self.check_time_signature(time_signature)
+        if tempo is not None:
+            if not 1 <= float(tempo) <= 1000:
+                raise MuseganError(f"--tempo {tempo}: expected 1 to 1000 quarter notes per minute")
+            song = replace(song, tempos=[(0, float(tempo))])
+        rows = self.program_rows(programs)
+        if rows:
+            tracks = [Track(t.name, rows.get(k, t.program), t.is_drum) for k, t in enumerate(song.tracks)]
+            song = replace(song, tracks=tracks)
+        if key is not None:
+            if primed:
+                raise MuseganError("--key: a continuation keeps the key of its primer; give --key without --primer")
+            target = parse_key(key)
+            drums = [k for k, t in enumerate(song.tracks) if t.is_drum]
+            shift = shift_to_key(song.notes, target, drums)
+            notes = transpose(song.notes, shift, drums)
+            if len(notes) and estimate_key(notes, drums) != target:
+                from .errors import warn
+
+                warn(f"--key {key}: the piece reads as {key_name(*estimate_key(notes, drums))} after moving it "
+                     f"{shift:+d} semitones (the model chose its mode)")
+            song = replace(song, notes=notes)
+        return song
+
+    # -- infill, harmonize, accompany --------------------------------------------------------
+    def _refuse_infill(self) -> None:
+        if not getattr(self.model, "conditions_on_future", False):
+            from .models import infill_families
+
+            raise MuseganError(f"a {self.config.model} model cannot infill: it draws left to right and never sees the "
+                               f"music after a span; the families that can: {', '.join(infill_families())} "
+                               f"(musegan train --model coconet)")
+
+    def _piece(self, source):
+        from .arrange import GivenPiece
+        from .io.midi import read_given
+
+        score, song, name = read_given(source, self.config.data.resolution)
+        num, den = self.info["time_signature"]
+        if song.time_signatures and tuple(song.time_signatures[0][1:]) != (num, den):
+            from .errors import warn
+
+            warn(f"{name}: its bars are {song.time_signatures[0][1]}/{song.time_signatures[0][2]}, the model's "
+                 f"{num}/{den}: bars are counted in the model's")
+        return GivenPiece(score, song, self.config.data, self.tracks, name)
+
+    def _complete(self, piece, known: np.ndarray, frames: np.ndarray, seed, temperature, top_p, iterations,
+                  pitch_shift: int = 0):
+        """Draw the cells not ``known`` ``(T, K)`` of ``frames`` ``(T, F)`` and add the notes
+        that start in them to ``piece``."""
+        check_sampling(temperature, top_p)
+        device = next(self.model.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(int(seed))
+        with one_thread(device):
+            out = self.model.complete(torch.from_numpy(frames)[None], torch.from_numpy(known)[None], temperature,
+                                      gen, top_p, iterations)[0].numpy()
+        size = self.spec.n_channels * self.spec.n_pitches
+        drawn = out * np.repeat(~known, size, axis=1)
+        piece.add(frames_to_notes(drawn, self.spec), pitch_shift)
+        return piece.score
+
+    def _infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float = 1.0,
+                top_p: float = 1.0, iterations: int | None = None):
+        """``infill``: the piece (its score changed in place)."""
+        from .arrange import row_index
+
+        self._refuse_infill()
+        first, last = (int(b) for b in bars)
+        if not 1 <= first <= last:
+            raise MuseganError(f"--infill {first}-{last}: expected bars FIRST-LAST with 1 <= FIRST <= LAST")
+        piece = self._piece(song)
+        if not piece.rows:
+            raise MuseganError(f"{piece.name}: none of its tracks is one of the model's "
+                               f"({', '.join(t.name for t in self.tracks)})")
+        K, spb = len(self.tracks), self.steps_per_bar
+        rows = list(range(K)) if not tracks else [row_index(t, self.tracks, "--tracks") for t in tracks]
+        lo, hi = (first - 1) * spb, last * spb
+        T = -(-max(piece.n_steps(), hi) // spb) * spb
+        piece.drop(lambda j, s: np.isin(piece.rows[j], rows) & (s >= lo) & (s < hi))
+        notes = piece.model_notes(lambda j, s: np.ones(len(s), bool))
+        known = np.ones((T, K), bool)
+        known[lo:hi, rows] = False
+        for k, _, start, end, _ in notes[(notes[:, START] < lo) & (notes[:, END] > lo)]:
+            known[lo : min(end, hi), k] = True  # a kept note that sounds into the span goes on
+        self._complete(piece, known, notes_to_frames(notes, self.spec, 0, T), seed, temperature, top_p, iterations)
+        return piece
+
+    def infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float = 1.0, top_p: float = 1.0,
+               iterations: int | None = None, tempo: float | None = None, programs: dict | None = None):
+        """Regenerate bars ``first..last`` (from 1, inclusive) of ``song`` (a path or a
+        ``PrettyMIDI``), on all of the model's tracks or only ``tracks`` (names), given
+        the music on both sides; returns a ``pretty_midi.PrettyMIDI``. Every note outside
+        the span is kept exactly (a note belongs to the span where it starts; a note that
+        starts before the span and sounds into it is kept, and the new notes begin after
+        it). Only a model that sees the future can (``--model coconet``). ``tempo`` and
+        ``programs``: as in ``generate``."""
+        from .io.midi import score_to_pretty_midi
+
+        piece = self._infill(song, bars, tracks, seed, temperature, top_p, iterations)
+        return score_to_pretty_midi(self.steer_piece(piece, tempo=tempo, programs=programs))
+
+    def _harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float = 1.0,
+                   top_p: float = 1.0, iterations: int | None = None):
+        """``harmonize``: the piece (its score changed in place)."""
+        from .arrange import fit_octaves, match_given, row_index
+        from .errors import warn
+
+        piece = self._piece(melody)
+        mono = tuple(self.config.model_config.mono_tracks) if hasattr(self.config.model_config, "mono_tracks") else ()
+        if keep_tracks:
+            rows = [row_index(t, self.tracks, "--keep-tracks") for t in keep_tracks]
+            given = {j: r for j, r in piece.rows.items() if r in rows}
+            missing = [self.tracks[r].name for r in rows if r not in given.values()]
+            if missing:
+                raise MuseganError(f"{piece.name}: no track of it plays {', '.join(missing)} "
+                                   f"(its tracks: {', '.join(t.name or '(unnamed)' for t in piece.song.tracks)})")
+            others = {j: r for j, r in piece.rows.items() if r not in rows}
+            piece.drop(lambda j, s: np.full(len(s), j in others))  # the model writes those rows anew
+        else:
+            given, others = match_given(piece, self.tracks, as_tracks or (), mono), {}
+        piece.rows = {**given, **others}
+        given_rows = sorted(set(given.values()))
+        if len(given_rows) == len(self.tracks):
+            raise MuseganError(f"{piece.name}: it gives every track of the model; nothing is left to write")
+        notes = piece.model_notes(lambda j, s: np.full(len(s), j in given))
+        d = self.config.data
+        ranges = self.info.get("track_ranges") or [[d.pitch_low, d.pitch_high]] * len(self.tracks)
+        first = given_rows[0]  # every given track moves by the same octaves: they keep their intervals
+        low, high = ranges[first]
+        shift = fit_octaves(notes[notes[:, TRACK] == first], max(low, d.pitch_low), min(high, d.pitch_high))
+        if shift:
+            warn(f"{piece.name}: moved {shift:+d} semitones into the range of the model's {self.tracks[first].name} "
+                 f"({low}-{high}); the given notes are written as they were, the new ones moved back")
+            notes[:, 1] += shift
+        off = piece.off_grid(given_rows)
+        if off:
+            warn(f"{piece.name}: {off} note starts or ends fall between the model's steps (1/{d.resolution} "
+                 f"quarter); the model reads them quantized, the given notes are written as they were")
+        spb, K = self.steps_per_bar, len(self.tracks)
+        T = -(-piece.n_steps() // spb) * spb
+        known = np.zeros((T, K), bool)
+        known[:, given_rows] = True
+        self._complete(piece, known, notes_to_frames(notes, self.spec, 0, T), seed, temperature, top_p, iterations,
+                       pitch_shift=-shift)
+        return piece
+
+    def harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float = 1.0,
+                  top_p: float = 1.0, iterations: int | None = None, tempo: float | None = None,
+                  programs: dict | None = None):
+        """Keep the given track(s) of ``melody`` (a path or a ``PrettyMIDI``) and write the
+        model's other tracks around them for its whole length; returns a
+        ``pretty_midi.PrettyMIDI``. A track is matched to one of the model's by name, else
+        by program, or as named by ``as_tracks`` (in order); with ``keep_tracks`` (names)
+        a multi-track piece keeps those and its other tracks are written anew. A melody
+        outside the model's range is moved by octaves (and the new parts moved back), one
+        off its grid is read quantized; both warn. The coconet family draws with both
+        sides in view; the sequence families clamp the given tracks while they draw left
+        to right; the GAN takes them bar by bar as given tracks. ``tempo`` and
+        ``programs``: as in ``generate``."""
+        from .io.midi import score_to_pretty_midi
+
+        piece = self._harmonize(melody, keep_tracks, as_tracks, seed, temperature, top_p, iterations)
+        return score_to_pretty_midi(self.steer_piece(piece, tempo=tempo, programs=programs))
+
+    def steer_piece(self, piece, key=None, tempo=None, programs=None, time_signature=None):
+        """Steering of a given piece -> its score: its tempo and programs may change; its
+        key and time signature are the piece's own."""
+        import symusic
+
+        if key is not None:
+            raise MuseganError("--key: an infill or harmonization keeps the key of the given music")
+        self.check_time_signature(time_signature)
+        score = piece.score
+        if tempo is not None:
+            if not 1 <= float(tempo) <= 1000:
+                raise MuseganError(f"--tempo {tempo}: expected 1 to 1000 quarter notes per minute")
+            score.tempos.clear()
+            score.tempos.append(symusic.Tempo(0, float(tempo)))
+        for r, program in self.program_rows(programs).items():
+            for j in piece.tracks_of(r):
+                score.tracks[j].program = program
+        return score
 
     def write_files(self, paths: list, seed: int = 0, temperature: float = 1.0, bars: int | None = None,
-                    seconds: float | None = None, primer=None, run="", top_p: float = 1.0) -> None:
-        """File ``i`` of ``paths`` (.mid, or .wav: rendered at 44.1 kHz) from seed ``seed + i``."""
+                    seconds: float | None = None, primer=None, run="", top_p: float = 1.0, infill=None,
+                    tracks=None, harmonize=None, keep_tracks=None, as_tracks=None, key=None, tempo=None,
+                    programs=None, time_signature=None, iterations=None) -> None:
+        """File ``i`` of ``paths`` (.mid, or .wav: rendered at 44.1 kHz) from seed ``seed + i``:
+        new music (after ``primer``, if any), or ``primer`` with bars ``infill`` (first,
+        last) of ``tracks`` drawn again, or ``harmonize`` (a melody file) or ``primer``
+        with ``keep_tracks`` and the other tracks written around them."""
         if seconds is not None:
             raise MuseganError(f"{run} is a symbolic model: give its length with --bars, not --seconds")
+        if infill is not None and primer is None:
+            raise MuseganError("--infill needs --primer: the piece whose bars are drawn again")
+        if keep_tracks and primer is None:
+            raise MuseganError("--keep-tracks needs --primer: the piece whose tracks are kept")
+        if harmonize is not None and (primer is not None or infill is not None):
+            raise MuseganError("--harmonize takes the melody file itself: give it without --primer and --infill")
+        if tracks and infill is None:
+            raise MuseganError("--tracks chooses the tracks of --infill; to keep tracks of a primer use --keep-tracks")
+        if as_tracks and harmonize is None:
+            raise MuseganError("--as names the tracks of the --harmonize melody")
+        edit = infill is not None or harmonize is not None or bool(keep_tracks)
+        if edit and bars is not None:
+            raise MuseganError("--bars: an infill or harmonization is as long as the given piece")
         synth = "auto"  # warns once if FluidSynth is missing, then the same synthesizer for every file
         for i, path in enumerate(paths):
-            pm = self.generate(16 if bars is None else bars, seed + i, temperature, primer, top_p)
+            if infill is not None:
+                piece = self._infill(primer, infill, tracks, seed + i, temperature, top_p, iterations)
+            elif edit:
+                piece = self._harmonize(harmonize if harmonize is not None else primer, keep_tracks, as_tracks,
+                                        seed + i, temperature, top_p, iterations)
+            if edit:
+                from .io.midi import score_to_pretty_midi
+
+                score = self.steer_piece(piece, key, tempo, programs, time_signature)
+                if path.suffix.lower() != ".wav":
+                    atomic_write_bytes(path, score.dumps_midi())
+                    continue
+                pm = score_to_pretty_midi(score)
+            else:
+                pm = self.generate(16 if bars is None else bars, seed + i, temperature, primer, top_p, key, tempo,
+                                   programs, time_signature)
             if path.suffix.lower() == ".wav":
                 from .render import SAMPLE_RATE, fluidsynth_available, render_midi
 
@@ -168,8 +420,11 @@ class AudioModel:
         return (y[0] if y.shape[0] == 1 else y), self.sr
 
     def write_files(self, paths: list, seed: int = 0, temperature: float = 1.0, bars: int | None = None,
-                    seconds: float | None = None, primer=None, run="", top_p: float = 1.0) -> None:
+                    seconds: float | None = None, primer=None, run="", top_p: float = 1.0, **controls) -> None:
         """WAV file ``i`` of ``paths`` from seed ``seed + i``, ``seconds`` long (default 4)."""
+        given = [k for k, v in controls.items() if v]
+        if given:
+            raise MuseganError(f"{run} is an audio model: {', '.join(given)} work on symbolic (MIDI) models only")
         if any(p.suffix.lower() != ".wav" for p in paths):
             raise MuseganError(f"--out {paths[0]}: {run} is an audio model; expected a .wav file")
         if bars is not None or primer is not None:
@@ -214,11 +469,13 @@ def load(run, device: str = "cpu") -> MusicModel | AudioModel:
 
 
 def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 0, temperature: float = 1.0,
-                   primer=None, device: str = "cpu", seconds: float | None = None, top_p: float = 1.0) -> list[Path]:
+                   primer=None, device: str = "cpu", seconds: float | None = None, top_p: float = 1.0,
+                   **controls) -> list[Path]:
     """Write ``num`` MIDI files (or WAV files, rendered at 44.1 kHz, when ``out`` ends in
     .wav) of ``bars`` bars (default 16); from an audio run, WAV files of ``seconds``
     seconds (default 4). File ``i`` uses seed ``seed + i`` (``out`` itself when ``num``
-    is 1, else ``out`` with ``-i`` before the suffix)."""
+    is 1, else ``out`` with ``-i`` before the suffix). ``controls``: infill, harmonize and
+    steering (see ``MusicModel.write_files``)."""
     out = Path(out)
     if out.suffix.lower() not in (".mid", ".midi", ".wav"):
         raise MuseganError(f"--out {out}: expected a .mid or .wav file")
@@ -226,7 +483,8 @@ def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 
         raise MuseganError(f"--num {num}: expected at least 1")
     model = load(run, device)
     paths = [out] if num == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(num)]
-    model.write_files(paths, seed, temperature, bars=bars, seconds=seconds, primer=primer, run=run, top_p=top_p)
+    model.write_files(paths, seed, temperature, bars=bars, seconds=seconds, primer=primer, run=run, top_p=top_p,
+                      **controls)
     return paths
 
 

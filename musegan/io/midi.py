@@ -305,6 +305,43 @@ def read_primer(primer, resolution: int) -> Song:
     return from_pretty_midi(primer, resolution)
 
 
+def read_given(source, resolution: int):
+    """A piece to infill, harmonize or accompany (a path to any supported file, or a
+    ``pretty_midi.PrettyMIDI``) -> ``(symusic score in ticks, Song at resolution, name)``.
+    A score file (MusicXML, ABC, kern) goes through MIDI first."""
+    if isinstance(source, (str, Path)):
+        path, name = Path(source), str(source)
+        if not path.is_file():
+            raise MuseganError(f"{path}: no such file")
+        try:
+            if path.suffix.lower() in MIDI_SUFFIXES:
+                data = _read_bytes(path)
+            else:
+                buf = io.BytesIO()
+                to_pretty_midi(read_song(path, resolution)).write(buf)
+                data = buf.getvalue()
+            score, _ = _parse_midi(data)
+            song = midi_bytes_to_song(data, resolution)
+        except UnreadableFile as e:
+            raise MuseganError(f"{path}: {e}") from None
+    else:
+        buf, name = io.BytesIO(), "the given PrettyMIDI"
+        source.write(buf)
+        data = buf.getvalue()
+        score, _ = _parse_midi(data)
+        song = midi_bytes_to_song(data, resolution)
+    if not len(song.notes):
+        raise MuseganError(f"{name}: no notes")
+    return score, song, name
+
+
+def score_to_pretty_midi(score):
+    """A symusic score -> ``pretty_midi.PrettyMIDI`` (through MIDI bytes)."""
+    import pretty_midi
+
+    return pretty_midi.PrettyMIDI(io.BytesIO(score.dumps_midi()))
+
+
 # ---------------------------------------------------------------------------- helpers
 
 def _read_bytes(path) -> bytes:

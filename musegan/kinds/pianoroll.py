@@ -41,6 +41,7 @@ class PianoRoll(DataKind):
             "resolution": config.data.resolution,
             "corpus_files": len(corpus),
             "mono_tracks": monophonic_tracks(corpus, config.data),
+            "track_ranges": track_ranges(corpus, config.data),
             "silent_start": silent_start_share(corpus),
         }
 
@@ -103,6 +104,24 @@ def monophonic_tracks(corpus, data) -> list[int]:
         several += (count >= 2).sum(0)
     drums = [t.is_drum for t in corpus.track_template()]
     return [int(s > 0 and m <= (1 - MONO_SHARE) * s and not d) for s, m, d in zip(sounding, several, drums)]
+
+
+def track_ranges(corpus, data) -> list[list[int]]:
+    """Per track, the pitches its notes span in the corpus (the 1st to the 99th
+    percentile, within the modelled range); a melody to harmonize is moved by octaves
+    into its track's range. ``[pitch_low, pitch_high]`` for a track with no notes."""
+    n_tracks = max(len(e["tracks"]) for e in corpus.entries)
+    pitches = [[] for _ in range(n_tracks)]
+    for i in _songs(corpus):
+        notes = corpus.notes(i)
+        notes = notes[(notes[:, PITCH] >= data.pitch_low) & (notes[:, PITCH] <= data.pitch_high)]
+        for k in range(n_tracks):
+            pitches[k].append(notes[notes[:, TRACK] == k, PITCH])
+    out = []
+    for p in pitches:
+        p = np.concatenate(p) if p else np.zeros(0)
+        out.append([int(np.percentile(p, 1)), int(np.percentile(p, 99))] if len(p) else [data.pitch_low, data.pitch_high])
+    return out
 
 
 def silent_start_share(corpus) -> float:

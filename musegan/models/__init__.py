@@ -5,6 +5,7 @@ own (``kinds.Spectrogram.families``: the GAN on spectrograms is the SpecGAN)."""
 from __future__ import annotations
 
 from ..errors import MuseganError
+from .coconet import CoconetConfig, CoconetModel
 from .conv import ConvConfig, ConvModel
 from .gan import GANConfig, GANModel
 from .lstm import LSTMConfig, LSTMModel
@@ -14,9 +15,15 @@ FAMILIES = {
     "lstm": (LSTMConfig, LSTMModel),
     "conv": (ConvConfig, ConvModel),
     "gan": (GANConfig, GANModel),
+    "coconet": (CoconetConfig, CoconetModel),
     "specgan": (SpecGANConfig, SpecGANModel),
 }
-PUBLIC = ("lstm", "conv", "gan")
+PUBLIC = ("lstm", "conv", "gan", "coconet")
+
+
+def infill_families() -> list[str]:
+    """The public families that condition on the future, and so infill."""
+    return [name for name in PUBLIC if getattr(FAMILIES[name][1], "conditions_on_future", False)]
 
 
 def model_config_class(name: str, kind: str = "midi"):

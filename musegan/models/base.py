@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MuseganError
-from .voices import nucleus_bits
+from .voices import VoiceHead, nucleus_bits
 
 
 class Phase(NamedTuple):
@@ -187,6 +187,7 @@ class FrameModel(nn.Module):
 
     family = "frame"
     has_likelihood = True  # the trainer validates the NLL and keeps the best weights
+    conditions_on_future = False  # draws left to right: it continues and accompanies, but cannot infill
 
     def __init__(self, config):
         super().__init__()
@@ -278,6 +279,35 @@ class FrameModel(nn.Module):
         if not frames:
             return torch.zeros(n, 0, n_features)
         return torch.stack(frames, 1).cpu()
+
+
+    @torch.no_grad()
+    def complete(self, frames: torch.Tensor, known: torch.Tensor, temperature: float = 1.0,
+                 generator: torch.Generator | None = None, top_p: float = 1.0, iterations=None) -> torch.Tensor:
+        """Frames ``(B, T, F)`` with the cells of ``known`` ``(B, T, K)`` (track by step)
+        kept as given and the others drawn, left to right: a sequence model sees only
+        the past, so a known cell informs what comes after it (and, within a frame, the
+        tracks drawn after it), never what comes before. Returns ``(B, T, F)`` on the CPU."""
+        device = next(self.parameters()).device
+        frames, known = frames.to(device).float(), known.to(device).bool()
+        B, T, n_features = frames.shape
+        size = n_features // known.shape[-1]
+        state = self.init_state(B, device)
+        prev = torch.zeros(B, n_features, device=device)
+        out = []
+        for t in range(T):
+            h, state = self.step(prev, state, t)
+            kt = known[:, t]
+            if kt.all():
+                prev = frames[:, t]
+            else:
+                if isinstance(self.head, VoiceHead):  # track by track: later tracks see the clamped ones
+                    prev = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, given=(frames[:, t], kt))
+                else:
+                    new = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p)
+                    prev = torch.where(kt.repeat_interleave(size, 1), frames[:, t], new)
+            out.append(prev)
+        return torch.stack(out, 1).cpu() if out else frames.cpu()
 
 
 def n_parameters(model: nn.Module) -> int:

@@ -313,6 +313,7 @@ class WGANGP(nn.Module):
     ``fake(real, noise)`` (generated counterparts, from ``BatchNoise``)."""
 
     has_likelihood = False  # no validation NLL: the trainer keeps the latest weights as best.pt
+    conditions_on_future = False  # phrase by phrase: it accompanies given tracks, but cannot infill a span
 
     def __init__(self):
         super().__init__()
@@ -503,22 +504,41 @@ class GANModel(WGANGP):
         ``temperature`` scales the latents (0: the mean latent, notes by threshold);
         with Bernoulli sampling (``sampling``) the notes are drawn from the output."""
         c = self.config
+        S, K = c.steps_per_bar, c.n_tracks
+        t_p = 0 if primer is None else int(primer.shape[0])
+        frames = torch.zeros(n, t_p + steps, c.n_features)
+        known = torch.zeros(n, t_p + steps, K, dtype=torch.bool)
+        if t_p:
+            bars_p = math.ceil(t_p / S)
+            frames[:, :t_p] = primer.float()
+            padded = torch.zeros(1, bars_p * S, c.n_features)
+            padded[:, :t_p] = primer.float()
+            has_notes = self.to_phrases(padded)[0].flatten(1).amax(1) > 0  # (K,)
+            known[:, : min(bars_p * S, t_p + steps), has_notes] = True
+        return self.complete(frames, known, temperature, generator, top_p)
+
+    @torch.no_grad()
+    def complete(self, frames: torch.Tensor, known: torch.Tensor, temperature: float = 1.0,
+                 generator: torch.Generator | None = None, top_p: float = 1.0, iterations=None) -> torch.Tensor:
+        """Frames ``(B, T, F)`` with the cells of ``known`` ``(B, T, K)`` kept: a track's
+        bar is given to the generator when all its steps are known (the others of that
+        bar are drawn). Phrases are chained as in ``generate``; ``(B, T, F)`` on the CPU."""
+        c = self.config
         device = next(self.parameters()).device
         S, P, K = c.steps_per_bar, c.n_bars, c.n_tracks
-        t_p = 0 if primer is None else int(primer.shape[0])
-        total = t_p + steps
+        n, total = frames.shape[0], frames.shape[1]
         starts = [0]
         while starts[-1] + P < math.ceil(total / S):
             starts.append(starts[-1] + max(1, P - self.overlap))
         alloc = starts[-1] + P
+        given_frames = frames.to(device).float()
         frames = torch.zeros(n, alloc * S, c.n_features, device=device)
-        known = torch.zeros(n, K, alloc, dtype=torch.bool, device=device)
-        if t_p:
-            bars_p = math.ceil(t_p / S)
-            frames[:, :t_p] = primer.to(device).float()
-            has_notes = self.to_phrases(frames[:1, : bars_p * S])[0].flatten(1).amax(1) > 0  # (K,)
-            known[:, has_notes, :bars_p] = True
-        given = known.clone()  # the primer's cells: kept with their own onsets
+        frames[:, :total] = given_frames
+        cells_known = torch.ones(n, alloc * S, K, dtype=torch.bool, device=device)
+        cells_known[:, :total] = known.to(device).bool()
+        cells_known[:, total:] = cells_known[:, total - 1 : total] if total else True  # the last bar's padding
+        known = cells_known.view(n, alloc, S, K).all(2).transpose(1, 2)  # (n, K, bars)
+        given = known.clone()  # the given cells: kept with their own onsets
         cells = self.split(frames)  # a view: writing it writes frames
         roll = cells[..., 0, :]
         done = 0  # bars [0, done) are complete for every track

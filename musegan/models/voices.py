@@ -183,10 +183,12 @@ class VoiceHead(nn.Module):
 
     @torch.no_grad()
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev: torch.Tensor | None = None,
-               top_p: float = 1.0) -> torch.Tensor:
+               top_p: float = 1.0, given: tuple | None = None) -> torch.Tensor:
         """``(B, H)`` and the frame before ``(B, F)`` -> a frame ``(B, F)``, track by track.
         ``temperature`` divides the logits (0: the likeliest class or bit); ``top_p``
-        keeps the nucleus of each categorical and of each bit."""
+        keeps the nucleus of each categorical and of each bit. ``given``: ``(frame (B, F),
+        known (B, K))``, tracks kept as given (clamped), so that the tracks after them
+        in the frame are drawn knowing them."""
         B = h.shape[0]
         prev = torch.zeros(B, self.K * self.C * self.P, device=h.device) if prev is None else prev.float()
         prev_tr = self.tracks(prev)
@@ -207,4 +209,7 @@ class VoiceHead(nn.Module):
                 keep = (torch.bernoulli(nucleus_bits(g, top_p), generator=generator) > 0) & sounded
                 new = self._new_sample(k, z, prev_tr[:, k], temperature, generator, top_p)
                 parts.append(torch.where(keep[:, None], held.flatten(1), new.flatten(1)))
+            if given is not None:
+                size = self.C * self.P
+                parts[-1] = torch.where(given[1][:, k : k + 1], given[0][:, k * size : (k + 1) * size].float(), parts[-1])
         return torch.cat(parts, -1)

@@ -366,6 +366,11 @@ class SongBatch:
                          self.resolution)
 
 
+def track_table(tracks: list, mode: str = "lpd5", max_tracks: int = 4, names=()) -> list[int]:
+    """The row :func:`map_tracks` gives each of ``tracks`` (all with notes), -1: dropped."""
+    return _track_rows(tracks, [True] * len(tracks), mode, max_tracks, names)[0]
+
+
 def _track_rows(tracks: list, used, mode: str, max_tracks: int, names) -> tuple[list, list]:
     """One song's :func:`map_tracks` table: the row of each source track (-1: dropped)
     and the new tracks. ``used[i]``: whether track i has notes (mode ``keep``)."""
