@@ -192,7 +192,9 @@ def test_static_page_and_runs(app):
     for name, ctype in (("studio.js", "javascript"), ("studio.css", "text/css")):
         s, h, body = request(app, "GET", f"/static/{name}")
         assert s == 200 and ctype in h["Content-Type"] and body
-    assert b"http" not in request(app, "GET", "/static/studio.js")[2].replace(b"http.server", b"")  # no CDN
+    for name in ("index.html", "studio.js", "studio.css"):  # everything from this server: no CDN
+        body = request(app, "GET", f"/static/{name}")[2]
+        assert b"http://" not in body and b"https://" not in body and b"src=\"//" not in body
     listing = get_json(app, "/api/runs")
     assert {(r["id"], r["kind"]) for r in listing["runs"]} >= {("lstm", "midi"), ("audio", "audio")}
     assert listing["upload_limit"] == studio_server.MAX_UPLOAD
@@ -618,7 +620,10 @@ def test_browser_infill_two_bars_and_screenshot(browser, app, runs):
 
 
 def screenshot(browser):
-    """The README's picture of the page: docs/studio.png."""
-    browser.execute_script("document.getElementById('player').pause()")
+    """The README's picture of the page: docs/studio.png (the audio stopped at its start, so
+    that the same music gives the same picture)."""
+    browser.execute_script("const p = document.getElementById('player'); p.pause(); p.currentTime = 0;")
+    wait_for(browser, "return document.getElementById('player').currentTime === 0", 10, "the audio to rewind")
+    time.sleep(0.3)
     (ROOT / "docs").mkdir(exist_ok=True)
     browser.save_screenshot(str(ROOT / "docs" / "studio.png"))
