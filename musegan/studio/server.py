@@ -301,7 +301,7 @@ class Studio:
 
         self.synth = "fluidsynth" if fluidsynth_available() else "numpy"
         try:
-            self.httpd = _Server((host, port), _handler(self))
+            self.httpd = (_Server6 if ":" in host else _Server)((host, port), _handler(self))
         except OSError as e:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self._pool.shutdown(wait=False)
@@ -552,11 +552,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def server_bind(self):
-        if ":" in self.server_address[0]:
-            self.address_family = socket.AF_INET6
-            self.socket = socket.socket(self.address_family, self.socket_type)
-        super().server_bind()
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 def _handler(app: Studio):
