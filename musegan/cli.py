@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--bars", type=_positive_int, help="bars to generate (after the primer; default 16)")
     pg.add_argument("--seconds", type=_positive_float, help="audio models: seconds to generate (default 4)")
     pg.add_argument("--seed", type=int, default=0)
-    pg.add_argument("--temperature", type=_nonneg_float, default=1.0, help="0 is greedy; >1 wilder")
+    pg.add_argument("--temperature", type=_nonneg_float,
+                    help="0 is greedy; >1 wilder (default 1; coconet runs: their own, 0.5)")
     pg.add_argument("--top-p", type=_unit_float, default=1.0,
                     help="nucleus sampling: keep the likeliest choices that hold this share (default 1: all)")
     pg.add_argument("--primer", help="MIDI file to continue (or, with --infill / --keep-tracks, to edit)")
@@ -166,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--num", type=_positive_int, default=100, help="samples to generate from a run")
     pe.add_argument("--bars", type=_positive_int, default=8, help="bars per sample (reference songs are cut so)")
     pe.add_argument("--seed", type=int, default=0)
-    pe.add_argument("--temperature", type=_nonneg_float, default=1.0)
+    pe.add_argument("--temperature", type=_nonneg_float, help="default: as musegan generate")
     pe.add_argument("--top-p", type=_unit_float, default=1.0, help="nucleus sampling of the generated samples")
     pe.add_argument("--resolution", type=_positive_int, default=24, help="steps per quarter note (default: the paper's 24)")
     pe.add_argument("--max-samples", type=_positive_int, default=200, help="reference samples at most")

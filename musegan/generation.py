@@ -29,7 +29,7 @@ from .representations.spectrogram import from_spectrogram, griffin_lim, mel_to_l
 
 
 def check_sampling(temperature: float, top_p: float) -> None:
-    if temperature < 0:
+    if temperature is None or temperature < 0:
         raise MuseganError(f"temperature={temperature}: expected >= 0")
     if not 0 < top_p <= 1:
         raise MuseganError(f"top_p={top_p}: expected more than 0 and at most 1")
@@ -83,14 +83,16 @@ class MusicModel:
         song = Song(notes, self.tracks, d.resolution, song.tempos, song.time_signatures, length)
         return song, notes_to_frames(notes, self.spec, 0, length)
 
-    def generate_song(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, primer=None,
+    def generate_song(self, bars: int = 16, seed: int = 0, temperature: float | None = None, primer=None,
                       top_p: float = 1.0) -> Song:
         """Sample ``bars`` bars (after the primer, if any) as a :class:`Song`.
-        ``temperature`` divides the logits (0: the likeliest choice); ``top_p`` < 1 keeps
+        ``temperature`` divides the logits (0: the likeliest choice; None: the family's
+        default, 1 but for coconet); ``top_p`` < 1 keeps
         only the nucleus of each choice (each voice's categorical, each note bit). Without
         a primer, the first step is not silent unless the corpus's pieces start so."""
         if bars < 1:
             raise MuseganError(f"bars={bars}: expected at least 1")
+        temperature = self.model.default_temperature if temperature is None else temperature
         check_sampling(temperature, top_p)
         primer_song, primer_frames = self.primer_frames(primer) if primer is not None else (None, None)
         device = next(self.model.parameters()).device
@@ -110,7 +112,7 @@ class MusicModel:
             tempos, time_signatures = primer_song.tempos, primer_song.time_signatures
         return Song(notes, self.tracks, self.config.data.resolution, tempos, time_signatures, len(frames))
 
-    def generate(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, primer=None, top_p: float = 1.0,
+    def generate(self, bars: int = 16, seed: int = 0, temperature: float | None = None, primer=None, top_p: float = 1.0,
                  key: str | None = None, tempo: float | None = None, programs: dict | None = None,
                  time_signature: str | None = None):
         """Sample music; returns a ``pretty_midi.PrettyMIDI`` (one named track per row
@@ -176,7 +178,7 @@ class MusicModel:
 
     # -- infill, harmonize, accompany --------------------------------------------------------
     def _refuse_infill(self) -> None:
-        if not getattr(self.model, "conditions_on_future", False):
+        if not self.model.conditions_on_future:
             from .models import infill_families
 
             raise MuseganError(f"a {self.config.model} model cannot infill: it draws left to right and never sees the "
@@ -200,6 +202,7 @@ class MusicModel:
                   pitch_shift: int = 0):
         """Draw the cells not ``known`` ``(T, K)`` of ``frames`` ``(T, F)`` and add the notes
         that start in them to ``piece``."""
+        temperature = self.model.default_temperature if temperature is None else temperature
         check_sampling(temperature, top_p)
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
@@ -211,7 +214,7 @@ class MusicModel:
         piece.add(frames_to_notes(drawn, self.spec), pitch_shift)
         return piece.score
 
-    def _infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float = 1.0,
+    def _infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float | None = None,
                 top_p: float = 1.0, iterations: int | None = None):
         """``infill``: the piece (its score changed in place)."""
         from .arrange import row_index
@@ -237,7 +240,7 @@ class MusicModel:
         self._complete(piece, known, notes_to_frames(notes, self.spec, 0, T), seed, temperature, top_p, iterations)
         return piece
 
-    def infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float = 1.0, top_p: float = 1.0,
+    def infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float | None = None, top_p: float = 1.0,
                iterations: int | None = None, tempo: float | None = None, programs: dict | None = None):
         """Regenerate bars ``first..last`` (from 1, inclusive) of ``song`` (a path or a
         ``PrettyMIDI``), on all of the model's tracks or only ``tracks`` (names), given
@@ -251,7 +254,7 @@ class MusicModel:
         piece = self._infill(song, bars, tracks, seed, temperature, top_p, iterations)
         return score_to_pretty_midi(self.steer_piece(piece, tempo=tempo, programs=programs))
 
-    def _harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float = 1.0,
+    def _harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float | None = None,
                    top_p: float = 1.0, iterations: int | None = None):
         """``harmonize``: the piece (its score changed in place)."""
         from .arrange import fit_octaves, match_given, row_index
@@ -296,7 +299,7 @@ class MusicModel:
                        pitch_shift=-shift)
         return piece
 
-    def harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float = 1.0,
+    def harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float | None = None,
                   top_p: float = 1.0, iterations: int | None = None, tempo: float | None = None,
                   programs: dict | None = None):
         """Keep the given track(s) of ``melody`` (a path or a ``PrettyMIDI``) and write the
@@ -333,7 +336,7 @@ class MusicModel:
                 score.tracks[j].program = program
         return score
 
-    def write_files(self, paths: list, seed: int = 0, temperature: float = 1.0, bars: int | None = None,
+    def write_files(self, paths: list, seed: int = 0, temperature: float | None = None, bars: int | None = None,
                     seconds: float | None = None, primer=None, run="", top_p: float = 1.0, infill=None,
                     tracks=None, harmonize=None, keep_tracks=None, as_tracks=None, key=None, tempo=None,
                     programs=None, time_signature=None, iterations=None) -> None:
@@ -395,12 +398,13 @@ class AudioModel:
     def sr(self) -> int:
         return int(self.stats["sr"])
 
-    def generate_spectrogram(self, seconds: float = 4.0, seed: int = 0, temperature: float = 1.0,
+    def generate_spectrogram(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None,
                              top_p: float = 1.0) -> torch.Tensor:
         """Sample ``seconds`` of normalized log-spectrogram: ``(channels, n_bins, n_frames)``
         (``top_p`` < 1: a Gaussian head's noise clipped to its central ``top_p``)."""
         if not seconds > 0:
             raise MuseganError(f"seconds={seconds}: expected more than 0")
+        temperature = 1.0 if temperature is None else temperature
         check_sampling(temperature, top_p)
         n_frames = 1 + -(-int(round(seconds * self.sr)) // self.stats["hop_length"])  # an STFT of that many samples
         device = next(self.model.parameters()).device
@@ -410,7 +414,7 @@ class AudioModel:
                                          top_p=top_p)[0]  # (T, C * bins)
         return frames.reshape(n_frames, self.stats["channels"], self.stats["n_bins"]).permute(1, 2, 0)
 
-    def generate(self, seconds: float = 4.0, seed: int = 0, temperature: float = 1.0, n_iter: int = 32,
+    def generate(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None, n_iter: int = 32,
                  top_p: float = 1.0):
         """Sample audio; returns ``(y, sr)``: ``y`` float32 ``(n,)`` (mono) or
         ``(channels, n)``, at ``sr`` = 44100 by default. The spectrogram is decoded by
@@ -419,7 +423,7 @@ class AudioModel:
         y = spectrogram_to_audio(S, self.stats, n_iter, seed, length=int(round(seconds * self.sr))).numpy()
         return (y[0] if y.shape[0] == 1 else y), self.sr
 
-    def write_files(self, paths: list, seed: int = 0, temperature: float = 1.0, bars: int | None = None,
+    def write_files(self, paths: list, seed: int = 0, temperature: float | None = None, bars: int | None = None,
                     seconds: float | None = None, primer=None, run="", top_p: float = 1.0, **controls) -> None:
         """WAV file ``i`` of ``paths`` from seed ``seed + i``, ``seconds`` long (default 4)."""
         given = [k for k, v in controls.items() if v]
@@ -468,7 +472,7 @@ def load(run, device: str = "cpu") -> MusicModel | AudioModel:
     return make_player(model.to(resolve_device(device)), config, ckpt["info"])
 
 
-def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 0, temperature: float = 1.0,
+def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 0, temperature: float | None = None,
                    primer=None, device: str = "cpu", seconds: float | None = None, top_p: float = 1.0,
                    **controls) -> list[Path]:
     """Write ``num`` MIDI files (or WAV files, rendered at 44.1 kHz, when ``out`` ends in

@@ -430,8 +430,9 @@ def _fit(trainer: Trainer, train_set, valid_batches: list, out: Path, config: Ru
         bar.close()
         if metrics:
             metrics.close()
-    scored = (f"best validation NLL per frame {trainer.best:.3f} (frequency baseline "
-              f"{info.get('baseline_valid_nll', math.nan):.3f})" if model.has_likelihood
+    unit = model.valid_unit
+    baseline = f" (frequency baseline {info.get('baseline_valid_nll', math.nan):.3f})" if unit == "per frame" else ""
+    scored = (f"best validation NLL {unit} {trainer.best:.3f}{baseline}" if model.has_likelihood
               else "no likelihood to validate")
     log(f"done: {trainer.steps} steps in {time.time() - start:.0f} s; {scored}; checkpoints in {out}")
     return out

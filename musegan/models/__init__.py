@@ -23,7 +23,7 @@ PUBLIC = ("lstm", "conv", "gan", "coconet")
 
 def infill_families() -> list[str]:
     """The public families that condition on the future, and so infill."""
-    return [name for name in PUBLIC if getattr(FAMILIES[name][1], "conditions_on_future", False)]
+    return [name for name in PUBLIC if FAMILIES[name][1].conditions_on_future]
 
 
 def model_config_class(name: str, kind: str = "midi"):

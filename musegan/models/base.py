@@ -188,6 +188,8 @@ class FrameModel(nn.Module):
     family = "frame"
     has_likelihood = True  # the trainer validates the NLL and keeps the best weights
     conditions_on_future = False  # draws left to right: it continues and accompanies, but cannot infill
+    valid_unit = "per frame"  # what the validation NLL counts
+    default_temperature = 1.0  # sampling, when none is given
 
     def __init__(self, config):
         super().__init__()

@@ -314,6 +314,8 @@ class WGANGP(nn.Module):
 
     has_likelihood = False  # no validation NLL: the trainer keeps the latest weights as best.pt
     conditions_on_future = False  # phrase by phrase: it accompanies given tracks, but cannot infill a span
+    valid_unit = ""  # no validation NLL
+    default_temperature = 1.0  # sampling, when none is given
 
     def __init__(self):
         super().__init__()
