@@ -151,14 +151,14 @@ class Runs:
 def model_summary(run_id: str, model) -> dict:
     from ..generation import AudioModel
 
-    family = getattr(model, "config", None) and model.config.model
+    family = model.config.model
     if isinstance(model, AudioModel):
         return {"id": run_id, "kind": "audio", "family": family, "sr": model.sr, "can_infill": False,
-                "can_harmonize": False}
+                "can_harmonize": False, "temperature": 1.0}
     return {"id": run_id, "kind": "midi", "family": family, "tracks": [t.name for t in model.tracks],
             "steps_per_bar": model.steps_per_bar, "resolution": int(model.config.data.resolution),
-            "can_infill": callable(getattr(model, "infill", None)) and bool(getattr(model.model, "conditions_on_future", False)),
-            "can_harmonize": callable(getattr(model, "harmonize", None))}
+            "can_infill": bool(model.model.conditions_on_future), "can_harmonize": True,
+            "temperature": float(model.model.default_temperature)}
 
 
 # ---------------------------------------------------------------------- pieces and jobs
@@ -473,21 +473,18 @@ class Studio:
         self._finish(job, f"{run_id}-seed{seed}", to_pretty_midi(song), song, model)
 
     def _infill(self, job: Job, run_id: str, model, piece: Piece, bars, tracks, seed, temperature, top_p):
-        if not callable(getattr(model, "infill", None)):
-            raise MuseganError(f"{run_id} ({model.config.model}) cannot infill: only coconet runs can")
+        from ..generation import AudioModel
+
+        if isinstance(model, AudioModel):
+            raise MuseganError(f"{run_id} is an audio run: infill works on MIDI runs (coconet)")
         job.stage = f"infilling bars {bars[0]}-{bars[1]}"
         pm = model.infill(str(piece.midi), bars=bars, tracks=tracks, seed=seed, temperature=temperature, top_p=top_p)
         self._finish(job, f"{run_id}-infill-seed{seed}", pm, None, model, piece)
 
     def _harmonize(self, job: Job, run_id: str, model, piece: Piece, as_track, seed, temperature, top_p):
-        if not callable(getattr(model, "harmonize", None)):
-            raise MuseganError(f"{run_id} ({model.config.model}) cannot harmonize: only coconet runs can")
         job.stage = "harmonizing the melody"
-        import inspect
-
-        named = inspect.signature(model.harmonize).parameters
-        given = {"as_tracks": [as_track] if as_track else None} if "as_tracks" in named else {"as_track": as_track}
-        pm = model.harmonize(str(piece.midi), seed=seed, temperature=temperature, top_p=top_p, **given)
+        pm = model.harmonize(str(piece.midi), as_tracks=[as_track] if as_track else None, seed=seed,
+                             temperature=temperature, top_p=top_p)
         self._finish(job, f"{run_id}-harmony-seed{seed}", pm, None, model, piece)
 
     def _finish(self, job: Job, name: str, pm, song, model, source: Piece | None = None):

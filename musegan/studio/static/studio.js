@@ -103,6 +103,7 @@ async function chooseRun(id) {
     $("run-info").textContent = run.kind === "audio" ? `audio, ${run.sr} Hz`
       : `${run.tracks.length} track${run.tracks.length > 1 ? "s" : ""}, ${run.steps_per_bar} steps a bar` +
         (run.can_infill ? ", can infill" : "");
+    if (run.temperature !== undefined) $("temperature").value = run.temperature;  // the family's default
     const as = $("as-track");
     as.innerHTML = '<option value="">(auto)</option>';
     for (const t of run.tracks || []) {
