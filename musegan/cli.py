@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--seed", type=int)
     pt.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     pt.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="any setting, e.g. model.hidden_size=256, data.window_bars=8, train.checkpoint_every=200")
+                    help="any setting, e.g. model.hidden_size=256, data.window_bars=8, data.kind=tokens (audio as tokens)")
     pt.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pg = sub.add_parser("generate", help="sample MIDI (or audio, from an audio model) from a trained run")

@@ -16,7 +16,7 @@ from .errors import MuseganError
 
 @dataclass
 class DataConfig:
-    kind: str = "midi"  # midi (symbolic: MIDI, MusicXML, ABC, Humdrum) | audio (WAV, FLAC, OGG)
+    kind: str = "midi"  # midi (symbolic: MIDI, MusicXML, ABC, Humdrum) | audio (WAV, FLAC, OGG) | tokens (audio)
     # symbolic corpora
     resolution: int = 4  # steps per quarter note
     tracks: str = "lpd5"  # lpd5 | merge | keep
@@ -37,6 +37,9 @@ class DataConfig:
     hop_length: int = 512
     n_mels: int = 128
     window_frames: int = 128  # training window in spectrogram frames (128 x 512 / 44100 = 1.49 s)
+    # audio tokens (kind tokens, see kinds/tokens.py): log-mel frames as k-means codewords
+    codebook_size: int = 512  # codewords, learned from the training files at the run's start
+    token_decoder: str = "grains"  # grains (overlap-add of the corpus's own grains) | spectra (Griffin-Lim)
 
 
 @dataclass

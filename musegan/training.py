@@ -91,7 +91,12 @@ def make_config(model: str = "lstm", corpus=None, overrides=(), **train) -> RunC
     if corpus is None:
         config = default_corpus_config(model)
     else:
-        config = RunConfig(model=model, data=DataConfig(kind=corpus_kind(corpus)))
+        found = corpus_kind(corpus)
+        asked = [v.strip() for k, _, v in (str(o).partition("=") for o in overrides or ()) if k.strip() == "data.kind"]
+        if asked and get_kind(asked[-1]).prepared != found:  # a kind may read another's corpus: tokens read audio
+            raise MuseganError(f"data.kind={asked[-1]}: reads {get_kind(asked[-1]).prepared} corpora, and the kind "
+                               f"of a corpus is found from its files ({found} here)")
+        config = RunConfig(model=model, data=DataConfig(kind=asked[-1] if asked else found))
         head = get_kind(config.data.kind).default_head
         if head and "head" in _fields(config.model_config):
             config.model_config.head = head
@@ -340,7 +345,7 @@ def _train(corpus, out: Path, config: RunConfig, state, world: World, device, pr
     tc, kind = config.train, get_kind(config.data.kind)
     torch.manual_seed(tc.seed)
     data = _load_corpus_once(corpus, config, world, log, progress)
-    if data.kind != config.data.kind:
+    if data.kind != kind.prepared:
         raise MuseganError(f"{corpus}: a prepared {data.kind} corpus, but the run is set up for {config.data.kind}")
     info = state["info"] if state else kind.info(data, config)
     train_songs, valid_songs = data.split(config.data.valid_percent)

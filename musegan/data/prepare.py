@@ -61,7 +61,8 @@ CHUNK_FILES = 64  # most files a worker reads in one batch: their notes stay in 
 
 def encoding_of(config: DataConfig) -> dict:
     """The part of the data config that changes what prepare writes."""
-    enc = {"kind": config.kind, **{k: getattr(config, k) for k in get_kind(config.kind).encoding_keys}}
+    kind = get_kind(config.kind)  # a kind that reads another's prepared corpus shares its cache
+    enc = {"kind": kind.prepared, **{k: getattr(config, k) for k in kind.encoding_keys}}
     if "track_names" in enc:
         enc["track_names"] = list(enc["track_names"])
     enc["reader"] = READER_VERSION

@@ -15,6 +15,7 @@ from ..errors import MuseganError
 KINDS = {  # data.kind -> "module:Class", imported when first asked for
     "midi": "musegan.kinds.pianoroll:PianoRoll",
     "audio": "musegan.kinds.spectrogram:Spectrogram",
+    "tokens": "musegan.kinds.tokens:Tokens",  # audio as k-means codebook tokens (--set data.kind=tokens)
 }
 
 _loaded: dict = {}

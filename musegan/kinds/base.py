@@ -17,6 +17,12 @@ class DataKind:
     default_head = ""  # the head a new run of a sequence family takes ("" : the family's own default)
     families: dict = {}  # a public family name -> the model module that plays it on this kind
     sample_example = "song.mid"  # what `musegan generate RUN --out ...` writes, for hints
+    reads = ""  # another kind whose prepared corpus (files, encoding, cache) this one reads ("": its own)
+
+    @property
+    def prepared(self) -> str:
+        """The kind a corpus is prepared as for this one (``encoding.kind`` of its manifest)."""
+        return self.reads or self.name
 
     # -- prepare ------------------------------------------------------------------
     def encode(self, paths: list, config) -> tuple:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MuseganError
-from .voices import VoiceHead, nucleus_bits
+from .voices import VoiceHead, nucleus, nucleus_bits
 
 
 class Phase(NamedTuple):
@@ -142,13 +142,46 @@ class GaussianHead(nn.Module):
         return mean + temperature * torch.exp(log_scale) * noise
 
 
-HEADS = {"bernoulli": "binary", "nade": "binary", "gaussian": "continuous"}
+class CategoricalHead(nn.Module):
+    """One-hot frames (discrete tokens: ``kinds/tokens.py``): one categorical over the
+    ``n_features`` classes of a frame given the state."""
+
+    def __init__(self, hidden_size: int, n_features: int):
+        super().__init__()
+        self.proj = nn.Linear(hidden_size, n_features)
+
+    @torch.no_grad()
+    def init_from_data(self, mean_frame: torch.Tensor) -> None:
+        """Start from the data's token frequencies (the log of each class's share)."""
+        p = mean_frame.float().clamp_min(0) + 1e-6
+        self.proj.bias.copy_(torch.log(p / p.sum()))
+
+    def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, H)``, ``(B, T, V)`` one-hot -> ``(B, T)`` NLL per frame in nats."""
+        return -(F.log_softmax(self.proj(h).float(), -1) * x.float()).sum(-1)
+
+    def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
+               top_p: float = 1.0) -> torch.Tensor:
+        """``(B, H)`` -> ``(B, V)`` one-hot: drawn from the softmax of the logits divided
+        by ``temperature`` (0: the likeliest class), only from the nucleus of ``top_p``
+        of the mass (see ``voices.nucleus``)."""
+        logits = self.proj(h).float()
+        if temperature <= 0:
+            index = logits.argmax(-1)
+        else:
+            probs = nucleus(torch.softmax(logits / temperature, -1), top_p)
+            index = torch.multinomial(probs, 1, generator=generator)[:, 0]
+        return F.one_hot(index, logits.shape[-1]).float()
+
+
+HEADS = {"bernoulli": "binary", "nade": "binary", "gaussian": "continuous", "categorical": "tokens"}
 
 
 def make_head(config, hidden_size: int) -> nn.Module:
     """The output head a family's config names: ``head = "bernoulli"`` (independent
     notes), ``"nade"`` (the notes of a frame modelled jointly, see ``nade.py``), or
-    ``"gaussian"`` (continuous frames: audio). With ``voices`` and tracks from the data
+    ``"gaussian"`` (continuous frames: audio) or ``"categorical"`` (one-hot frames:
+    audio tokens). With ``voices`` and tracks from the data
     (``mono_tracks``, set for piano-rolls), the head goes track by track (``voices.py``):
     monophonic tracks as one categorical per step, the others with ``head`` behind a hold
     gate and with re-strikes of their own."""
@@ -162,6 +195,8 @@ def make_head(config, hidden_size: int) -> nn.Module:
         return BernoulliHead(hidden_size, config.n_features)
     if kind == "gaussian":
         return GaussianHead(hidden_size, config.n_features)
+    if kind == "categorical":
+        return CategoricalHead(hidden_size, config.n_features)
     if kind == "nade":
         from .nade import NADEHead
 

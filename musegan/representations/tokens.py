@@ -1,0 +1,87 @@
+"""Discrete audio tokens: spectrogram frames <-> codeword ids <-> waveforms.
+
+A codebook is learned by k-means (scikit-learn's ``MiniBatchKMeans``) over normalized
+log-mel frames; a frame's token is its nearest codeword (Euclidean). Tokens become
+sound in one of two ways (``data.token_decoder``):
+
+* ``grains``: concatenative synthesis (Schwarz 2006). Each codeword keeps the waveform
+  of its medoid, the corpus frame nearest to it: ``2 * hop_length`` samples centred on
+  that frame, under a periodic Hann window. Token ``t`` is laid at sample
+  ``t * hop_length`` (a frame's centre, as in the centred STFT of prepare) and the
+  grains are overlap-added: Hann windows at half overlap sum to one, so the grains
+  of consecutive frames of one file give that file back.
+* ``spectra``: the codeword's log-mel (the centroid) through the mel inverse and
+  Griffin-Lim, as the spectrogram models are decoded.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def learn_codebook(frames: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """``(N, D)`` frames -> ``(K, D)`` float32 centroids, ``K = min(size, N)``."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    frames = np.asarray(frames, np.float32)
+    k = int(min(size, len(frames)))
+    km = MiniBatchKMeans(n_clusters=k, batch_size=max(4096, 4 * k), n_init=3, max_iter=100, random_state=seed,
+                         reassignment_ratio=0.01)
+    km.fit(frames)
+    return km.cluster_centers_.astype(np.float32)
+
+
+def assign(frames, codebook, chunk: int = 8192) -> torch.Tensor:
+    """Frames ``(N, D)`` -> the id of each one's nearest codeword ``(N,)`` int64."""
+    x = torch.as_tensor(np.asarray(frames, np.float32) if not torch.is_tensor(frames) else frames).float()
+    c = torch.as_tensor(codebook).float()
+    half_norm = 0.5 * (c * c).sum(1)
+    out = [(x[i : i + chunk] @ c.T - half_norm).argmax(1) for i in range(0, len(x), chunk)]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.int64)
+
+
+def nearest_frames(frames, codebook, chunk: int = 8192) -> torch.Tensor:
+    """For each codeword, the index of the frame ``(N, D)`` nearest to it: ``(K,)``."""
+    x = torch.as_tensor(frames).float()
+    c = torch.as_tensor(codebook).float()
+    best_d = torch.full((len(c),), float("inf"))
+    best_i = torch.zeros(len(c), dtype=torch.int64)
+    for i in range(0, len(x), chunk):
+        d = torch.cdist(c, x[i : i + chunk])  # (K, n)
+        v, j = d.min(1)
+        better = v < best_d
+        best_d = torch.where(better, v, best_d)
+        best_i = torch.where(better, j + i, best_i)
+    return best_i
+
+
+def grain_window(hop_length: int) -> torch.Tensor:
+    """The periodic Hann window of ``2 * hop_length`` samples (sums to one at hop ``hop_length``)."""
+    return torch.hann_window(2 * hop_length, periodic=True)
+
+
+def cut_grain(y: np.ndarray, frame: int, hop_length: int) -> np.ndarray:
+    """The grain of frame ``frame`` of ``y`` ``(channels, n)``: ``2 * hop_length`` samples
+    centred on ``frame * hop_length`` (zeros beyond the ends), Hann-windowed."""
+    c, n = y.shape
+    out = np.zeros((c, 2 * hop_length), np.float32)
+    lo = frame * hop_length - hop_length
+    a, b = max(lo, 0), min(lo + 2 * hop_length, n)
+    if b > a:
+        out[:, a - lo : b - lo] = y[:, a:b]
+    return out * grain_window(hop_length).numpy()
+
+
+def overlap_add(ids, grains, hop_length: int, length: int) -> torch.Tensor:
+    """Token ids ``(T,)`` -> waveform ``(channels, length)``: grain ``grains[id]``
+    ``(V, channels, 2 * hop_length)`` of token ``t`` centred on sample ``t * hop_length``."""
+    ids = torch.as_tensor(ids).long()
+    g = torch.as_tensor(grains).float()[ids]  # (T, C, L)
+    T, C, L = g.shape
+    if T == 0:
+        return torch.zeros(C, length)
+    size = (T - 1) * hop_length + L  # grain t starts at sample t * hop here: its centre is t * hop + hop
+    y = torch.nn.functional.fold(g.permute(1, 2, 0), output_size=(1, size), kernel_size=(1, L),
+                                 stride=(1, hop_length))[:, 0, 0]  # (C, size)
+    y = y[:, L // 2 : L // 2 + length]
+    return torch.nn.functional.pad(y, (0, length - y.shape[1]))

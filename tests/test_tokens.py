@@ -1,0 +1,151 @@
+"""Audio tokens (data.kind=tokens): the k-means codebook and its grains, the categorical
+head, and a tiny run end to end (train, checkpoint, generate 44.1 kHz WAV)."""
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import musegan
+from musegan.cli import main
+from musegan.config import DataConfig
+from musegan.data.dataset import PreparedCorpus
+from musegan.data.prepare import prepare_corpus
+from musegan.data.tokens import TokenDataset, learn_tokens
+from musegan.errors import MuseganError
+from musegan.io.checkpoint import load_checkpoint
+from musegan.kinds import get_kind
+from musegan.models.base import CategoricalHead
+from musegan.representations.tokens import assign, cut_grain, overlap_add
+
+torch.set_num_threads(1)
+SR = 44100
+PITCHES = (220.0, 660.0, 1760.0)
+
+
+def noisy_tone(path, freq, seconds=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    y = 0.5 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(len(t))
+    sf.write(path, y.astype(np.float32), SR)
+    return path
+
+
+@pytest.fixture(scope="module")
+def wavs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tones") / "wavs"
+    folder.mkdir()
+    for k, f in enumerate(PITCHES):
+        for j in range(2):  # two files of each pitch, so that the split leaves some for training
+            noisy_tone(folder / f"p{k}-{j}.wav", f, seconds=1.0 + 0.3 * j, seed=3 * k + j)
+    return folder
+
+
+def test_codebook_tokens_separate_pitches_and_grains_come_from_them(wavs, tmp_path):
+    config = DataConfig(kind="tokens")
+    m = prepare_corpus(wavs, tmp_path / "prep", config, progress=False)
+    assert m["encoding"]["kind"] == "audio"  # the audio kind's prepared frames (and cache)
+    corpus = PreparedCorpus(tmp_path / "prep")
+    stats = get_kind("audio").info(corpus, musegan.make_config("lstm", wavs))["stats"]
+    songs = list(range(len(corpus)))
+    tokens = learn_tokens(corpus, songs, stats, size=8, seed=0)
+    codebook, grains = tokens["codebook"], tokens["grains"]
+    assert codebook.shape == (8, 128) and grains.shape == (8, 1, 1024)
+    steady = {}  # pitch -> the tokens of its files' interior frames (no onset or end)
+    for i, e in enumerate(corpus.entries):
+        pitch = int(e["path"].split("/")[-1][1])
+        frames = (np.asarray(corpus.rows(i), np.float32)[4:-4] - stats["shift"]) / stats["scale"]
+        steady.setdefault(pitch, set()).update(assign(frames, codebook).tolist())
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert not steady[a] & steady[b], (a, b, steady)
+    for pitch, ids in steady.items():  # each pitch's codewords keep grains of that pitch
+        for k in ids:
+            spectrum = np.abs(np.fft.rfft(grains[k, 0].numpy(), 8192))
+            assert abs(np.argmax(spectrum) * SR / 8192 - PITCHES[pitch]) < 30
+
+
+def test_grains_overlap_add_back_to_the_signal():
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal((1, 8000)).astype(np.float32)
+    hop = 256
+    n = 1 + 8000 // hop
+    grains = np.stack([cut_grain(y, f, hop) for f in range(n)])
+    out = overlap_add(torch.arange(n), grains, hop, 8000).numpy()
+    assert out.shape == (1, 8000)
+    np.testing.assert_allclose(out[:, hop:-2 * hop], y[:, hop:-2 * hop], atol=1e-5)
+
+
+def test_categorical_head_top_p_keeps_only_the_nucleus_and_nll_is_minus_log_p():
+    head = CategoricalHead(4, 5)
+    p = torch.tensor([0.5, 0.3, 0.1, 0.06, 0.04])
+    with torch.no_grad():
+        head.proj.weight.zero_()
+    head.init_from_data(p)
+    h = torch.zeros(4000, 4)
+    g = torch.Generator().manual_seed(0)
+    drawn = head.sample(h, 1.0, g, top_p=0.7).argmax(-1)
+    counts = torch.bincount(drawn, minlength=5)
+    assert counts[2:].sum() == 0 and counts[0] > 0 and counts[1] > 0  # 0.5 + 0.3 reach 0.7
+    assert counts[0] / 4000 == pytest.approx(0.5 / 0.8, abs=0.03)
+    full = torch.bincount(head.sample(h, 1.0, g).argmax(-1), minlength=5)
+    assert (full > 0).all()
+    assert (head.sample(h[:3], 0.0).argmax(-1) == 0).all()
+    x = torch.nn.functional.one_hot(torch.tensor([[0, 3]]), 5).float()
+    np.testing.assert_allclose(head.nll(h[None, :2], x)[0].detach().numpy(), -np.log(p[[0, 3]].numpy()), rtol=1e-4)
+
+
+def plain(obj) -> bool:
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and plain(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(plain(v) for v in obj)
+    return obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor))
+
+
+TINY = ["data.kind=tokens", "data.codebook_size=16", "model.hidden_size=16", "model.num_layers=1",
+        "train.batch_size=4", "train.valid_batches=2", "train.samples=1", "train.sample_seconds=0.5",
+        "data.window_frames=32", "train.checkpoint_every=4", "train.valid_every=4", "data.valid_percent=30"]
+
+
+@pytest.mark.parametrize("family", ["lstm", "conv"])
+def test_tiny_token_run_trains_checkpoints_plain_data_and_writes_44k_wav(wavs, tmp_path, family):
+    config = musegan.make_config(family, corpus=wavs, overrides=TINY, steps=4)
+    assert config.data.kind == "tokens" and config.model_config.head == "categorical"
+    run = musegan.train(wavs, tmp_path / family, config, progress=False, log=lambda *_: None)
+    ckpt = load_checkpoint(run / "checkpoint.pt")  # weights_only=True
+    assert plain(ckpt["info"]) and plain(ckpt["config"])
+    assert ckpt["info"]["codebook"].shape == (16, 128) and ckpt["info"]["grains"].shape == (16, 1, 1024)
+    assert list((run / "samples").glob("*.wav"))
+    out = tmp_path / f"{family}.wav"
+    assert main(["generate", str(run), "--out", str(out), "--seconds", "1.5", "--seed", "3", "--top-p", "0.9"]) == 0
+    y, sr = sf.read(out)
+    assert sr == SR and len(y) == round(1.5 * SR) and np.abs(y).max() > 0
+    player = musegan.load(run)
+    a, sr = player.generate(seconds=0.7, seed=1)
+    player.decoder = "spectra"
+    b, _ = player.generate(seconds=0.7, seed=1)
+    assert sr == SR and a.shape == b.shape == (round(0.7 * SR),) and not np.allclose(a, b)
+
+
+def test_tokens_are_chosen_by_set_and_only_on_audio(wavs, tmp_path):
+    mids = tmp_path / "mids"
+    mids.mkdir()
+    (mids / "a.mid").write_bytes(b"MThd")
+    assert main(["train", "--corpus", str(mids), "--set", "data.kind=tokens", "--out", str(tmp_path / "r")]) == 2
+    config = musegan.make_config("gan", corpus=wavs, overrides=TINY[:1], steps=1)
+    with pytest.raises(MuseganError, match="lstm and conv"):
+        musegan.train(wavs, tmp_path / "gan", config, progress=False, log=lambda *_: None)
+    config = musegan.make_config("lstm", corpus=wavs, overrides=TINY + ["data.token_decoder=bogus"], steps=1)
+    with pytest.raises(MuseganError, match="token_decoder"):
+        musegan.train(wavs, tmp_path / "bogus", config, progress=False, log=lambda *_: None)
+
+
+def test_token_windows_are_the_stream_of_ids(wavs, tmp_path):
+    prepare_corpus(wavs, tmp_path / "prep", DataConfig(kind="tokens"), progress=False)
+    corpus = PreparedCorpus(tmp_path / "prep")
+    stats = get_kind("audio").info(corpus, musegan.make_config("lstm", wavs))["stats"]
+    codebook = learn_tokens(corpus, [0, 1], stats, size=4)["codebook"]
+    ds = TokenDataset(corpus, [0, 1], 32, 16, stats, codebook)
+    x = ds[1]
+    assert x.shape == (32, 4) and torch.equal(x.sum(-1), torch.ones(32))
+    assert torch.equal(x.argmax(-1), ds.ids[16:48])
