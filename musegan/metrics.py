@@ -51,6 +51,107 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(ca) + np.trace(cb) - 2 * np.trace(root))
 
 
+def audio_segments(y: np.ndarray, sr: int, seconds: float = 1.0, min_seconds: float = 0.25) -> list[np.ndarray]:
+    """A waveform ``(n,)`` or ``(channels, n)`` (mixed to mono) cut into pieces of
+    ``seconds``; the last, shorter piece is kept if it lasts ``min_seconds`` (so a
+    one-shot shorter than ``seconds`` is one piece); shorter sounds give none."""
+    y = np.asarray(y, np.float32)
+    y = y.mean(0) if y.ndim == 2 else y
+    step, least = int(round(seconds * sr)), int(round(min_seconds * sr))
+    return [y[i:i + step] for i in range(0, len(y), step) if len(y[i:i + step]) >= least]
+
+
+def audio_features(y: np.ndarray, sr: int, n_mfcc: int = 13, n_fft: int = 2048, hop_length: int = 512) -> dict:
+    """Hand-made features of one clip ``(n,)`` (librosa, no pretrained network): means
+    and standard deviations over frames of ``n_mfcc`` MFCCs, of the spectral centroid
+    (kHz), of the spectral flatness (as log10), of the spectral flux (mean positive
+    change of the log magnitudes) and of the loudness (RMS in dB, floored at -100);
+    the onset rate (librosa's onset detector on the unnormalized onset strength,
+    peaks 2 dB above their surroundings; onsets per second)."""
+    import librosa
+
+    y = np.asarray(y, np.float32)
+    if len(y) < n_fft // 2 + 1:
+        y = np.pad(y, (0, n_fft // 2 + 1 - len(y)))
+    mag = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length))
+    power = mag ** 2
+    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=128)
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel, amin=1e-10, top_db=None), n_mfcc=n_mfcc)
+    centroid = librosa.feature.spectral_centroid(S=mag, sr=sr)[0] / 1000
+    flatness = np.log10(librosa.feature.spectral_flatness(S=mag, amin=1e-10)[0])
+    logmag = np.log(mag + 1e-5)
+    flux = np.maximum(np.diff(logmag, axis=1), 0).mean(0) if mag.shape[1] > 1 else np.zeros(1)
+    rms = 20 * np.log10(np.maximum(librosa.feature.rms(S=mag, frame_length=n_fft)[0], 1e-5))
+    # unnormalized onset strength (mean rise of the dB mel bands) with a 2 dB margin: the
+    # default normalizes the envelope, which turns a steady sine's ripple into 19 onsets/s
+    envelope = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop_length)
+    onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=hop_length, normalize=False,
+                                        delta=2.0)
+    out = {}
+    for k in range(n_mfcc):
+        out[f"mfcc{k}_mean"], out[f"mfcc{k}_std"] = float(mfcc[k].mean()), float(mfcc[k].std())
+    for name, v in (("centroid", centroid), ("flatness", flatness), ("flux", flux), ("rms_db", rms)):
+        out[f"{name}_mean"], out[f"{name}_std"] = float(v.mean()), float(v.std())
+    out["onset_rate"] = len(onsets) / (len(y) / sr)
+    return out
+
+
+def feature_matrix(features: list[dict], names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Feature dicts -> ``(N, D)`` array (a missing key is 0) and the column names."""
+    names = names or list(dict.fromkeys(k for d in features for k in d))
+    return np.array([[d.get(k, 0.0) for k in names] for d in features], np.float64).reshape(len(features), -1), names
+
+
+def feature_frechet_distance(generated: list[dict], reference: list[dict]) -> float:
+    """Frechet distance (:func:`frechet_distance`) between feature dicts (e.g. of
+    :func:`audio_features`) after every feature is standardized by the reference's mean
+    and standard deviation (so that dB and kHz weigh alike). ``nan`` when a side has
+    fewer than two."""
+    if min(len(generated), len(reference)) < 2:
+        return math.nan
+    ref, names = feature_matrix(reference)
+    gen, _ = feature_matrix(generated, names)
+    mu, sd = ref.mean(0), ref.std(0)
+    sd[sd < 1e-9] = 1.0
+    return frechet_distance((gen - mu) / sd, (ref - mu) / sd)
+
+
+def pooled_log_mel(frames: np.ndarray, bands: int = 32, floor: float | None = None) -> np.ndarray:
+    """Log-mel frames ``(T, n_mels)`` averaged into ``bands`` groups of adjacent bands and
+    clamped below at ``floor`` (a log magnitude), the frames of
+    :func:`nearest_neighbour_distances`."""
+    t, d = frames.shape
+    pooled = frames[:, : d - d % bands].reshape(t, bands, -1).mean(-1) if d >= bands else frames
+    return pooled if floor is None else np.maximum(pooled, floor)
+
+
+def nearest_neighbour_distances(queries: list[np.ndarray], corpus: list[np.ndarray], floor: float) -> np.ndarray:
+    """For each query (frames ``(T, D)``, e.g. one second of :func:`pooled_log_mel`
+    frames) the smallest root-mean-square difference to any ``T`` consecutive frames of
+    the corpus pieces (every frame offset; each piece padded by ``T`` frames of
+    ``floor`` on both sides, so that a one-shot followed by silence is a candidate and
+    no window joins two pieces). 0 means an exact copy of a stretch of the corpus."""
+    out = np.full(len(queries), np.inf)
+    if not corpus:
+        return out
+    d = corpus[0].shape[1]
+    lengths = sorted({len(q) for q in queries})
+    for t in lengths:
+        pad = np.full((t, d), floor)
+        bank = np.concatenate([x for c in corpus for x in (pad, c)] + [pad]).astype(np.float64)
+        bank_sq = np.square(bank).sum(1)
+        n_win = len(bank) - t + 1
+        win_sq = np.convolve(bank_sq, np.ones(t), "valid")  # |window|^2 for each offset
+        for i, q in enumerate(queries):
+            if len(q) != t:
+                continue
+            cross = np.ascontiguousarray(q.astype(np.float64) @ bank.T)  # (t, len(bank))
+            diag = np.lib.stride_tricks.as_strided(cross, (n_win, t), (cross.strides[1], cross.strides[0] + cross.strides[1]))
+            sq = np.square(q).sum() + win_sq - 2 * diag.sum(1)
+            out[i] = np.sqrt(max(float(sq.min()), 0.0) / (t * d))
+    return out
+
+
 # ------------------------------------------------------------------ musical metrics
 #
 # Pure functions of piano-rolls: ``roll`` is one track ``(steps, 128)`` or several
