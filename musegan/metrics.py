@@ -125,12 +125,16 @@ def pooled_log_mel(frames: np.ndarray, bands: int = 32, floor: float | None = No
     return pooled if floor is None else np.maximum(pooled, floor)
 
 
-def nearest_neighbour_distances(queries: list[np.ndarray], corpus: list[np.ndarray], floor: float) -> np.ndarray:
+def nearest_neighbour_distances(queries: list[np.ndarray], corpus: list[np.ndarray], floor: float,
+                                relative: bool = False) -> np.ndarray:
     """For each query (frames ``(T, D)``, e.g. one second of :func:`pooled_log_mel`
     frames) the smallest root-mean-square difference to any ``T`` consecutive frames of
     the corpus pieces (every frame offset; each piece padded by ``T`` frames of
     ``floor`` on both sides, so that a one-shot followed by silence is a candidate and
-    no window joins two pieces). 0 means an exact copy of a stretch of the corpus."""
+    no window joins two pieces). 0 means an exact copy of a stretch of the corpus.
+    ``relative``: divided by the query's own root-mean-square height above ``floor``
+    (its distance to silence), so that quiet queries, mostly at the floor, are not
+    close to everything: 1 is as far as silence."""
     out = np.full(len(queries), np.inf)
     if not corpus:
         return out
@@ -149,6 +153,8 @@ def nearest_neighbour_distances(queries: list[np.ndarray], corpus: list[np.ndarr
             diag = np.lib.stride_tricks.as_strided(cross, (n_win, t), (cross.strides[1], cross.strides[0] + cross.strides[1]))
             sq = np.square(q).sum() + win_sq - 2 * diag.sum(1)
             out[i] = np.sqrt(max(float(sq.min()), 0.0) / (t * d))
+            if relative:
+                out[i] /= max(float(np.sqrt(np.mean(np.square(q - floor)))), 1e-12)
     return out
 
 
