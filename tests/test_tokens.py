@@ -49,7 +49,7 @@ def test_codebook_tokens_separate_pitches_and_grains_come_from_them(wavs, tmp_pa
     songs = list(range(len(corpus)))
     tokens = learn_tokens(corpus, songs, stats, size=8, seed=0)
     codebook, grains = tokens["codebook"], tokens["grains"]
-    assert codebook.shape == (8, 128) and grains.shape == (8, 1, 1024)
+    assert codebook.shape == (8, 128) and grains.shape == (8, 4, 1, 1024)
     steady = {}  # pitch -> the tokens of its files' interior frames (no onset or end)
     for i, e in enumerate(corpus.entries):
         pitch = int(e["path"].split("/")[-1][1])
@@ -60,8 +60,9 @@ def test_codebook_tokens_separate_pitches_and_grains_come_from_them(wavs, tmp_pa
             assert not steady[a] & steady[b], (a, b, steady)
     for pitch, ids in steady.items():  # each pitch's codewords keep grains of that pitch
         for k in ids:
-            spectrum = np.abs(np.fft.rfft(grains[k, 0].numpy(), 8192))
-            assert abs(np.argmax(spectrum) * SR / 8192 - PITCHES[pitch]) < 30
+            for g in range(4):
+                spectrum = np.abs(np.fft.rfft(grains[k, g, 0].float().numpy(), 8192))
+                assert abs(np.argmax(spectrum) * SR / 8192 - PITCHES[pitch]) < 30
 
 
 def test_grains_overlap_add_back_to_the_signal():
@@ -73,6 +74,11 @@ def test_grains_overlap_add_back_to_the_signal():
     out = overlap_add(torch.arange(n), grains, hop, 8000).numpy()
     assert out.shape == (1, 8000)
     np.testing.assert_allclose(out[:, hop:-2 * hop], y[:, hop:-2 * hop], atol=1e-5)
+    held = torch.zeros(40, dtype=torch.int64)  # one token held: one grain repeats every hop (a buzz) ...
+    one = overlap_add(held, grains[:, None][:, [0]], hop, 8000)[0]
+    np.testing.assert_allclose(one[2 * hop:5 * hop], one[3 * hop:6 * hop], atol=1e-5)
+    four = overlap_add(held, grains[:4][None], hop, 8000, seed=0)[0]  # ... unless it draws among several
+    assert (four[2 * hop:5 * hop] - four[3 * hop:6 * hop]).abs().max() > 0.5
 
 
 def test_categorical_head_top_p_keeps_only_the_nucleus_and_nll_is_minus_log_p():
@@ -114,7 +120,7 @@ def test_tiny_token_run_trains_checkpoints_plain_data_and_writes_44k_wav(wavs, t
     run = musegan.train(wavs, tmp_path / family, config, progress=False, log=lambda *_: None)
     ckpt = load_checkpoint(run / "checkpoint.pt")  # weights_only=True
     assert plain(ckpt["info"]) and plain(ckpt["config"])
-    assert ckpt["info"]["codebook"].shape == (16, 128) and ckpt["info"]["grains"].shape == (16, 1, 1024)
+    assert ckpt["info"]["codebook"].shape == (16, 128) and ckpt["info"]["grains"].shape == (16, 4, 1, 1024)
     assert list((run / "samples").glob("*.wav"))
     out = tmp_path / f"{family}.wav"
     assert main(["generate", str(run), "--out", str(out), "--seconds", "1.5", "--seed", "3", "--top-p", "0.9"]) == 0

@@ -20,6 +20,7 @@ from .audio import SpectrogramDataset
 
 MAX_FRAMES = 200_000  # k-means on at most this many frames (evenly spaced over the training files)
 DECODERS = ("grains", "spectra")
+GRAINS = 4  # grains kept per codeword (its nearest frames): a held token draws among them instead of buzzing
 
 
 def check_decoder(decoder: str) -> None:
@@ -40,32 +41,32 @@ def normalized_frames(corpus, songs: list, stats: dict) -> tuple[np.ndarray, np.
     return np.concatenate(rows), np.concatenate(where)
 
 
-def learn_tokens(corpus, songs: list, stats: dict, size: int, seed: int = 0, log=None) -> dict:
+def learn_tokens(corpus, songs: list, stats: dict, size: int, seed: int = 0) -> dict:
     """The codebook ``(K, D)`` of the training files ``songs`` and per codeword the
-    grain of its medoid frame ``(K, channels, 2 * hop)`` (None when the source files are
-    gone: then only the ``spectra`` decoder is there), as tensors."""
+    grains of its ``GRAINS`` nearest frames ``(K, GRAINS, channels, 2 * hop)`` float16
+    (None when the source files are gone: then only the ``spectra`` decoder is there),
+    as tensors; ``medoids``: per codeword the (file, frame) of those frames."""
     if size < 2:
         raise MuseganError(f"data.codebook_size={size}: expected at least 2")
     frames, where = normalized_frames(corpus, songs, stats)
     pick = np.linspace(0, len(frames) - 1, min(len(frames), MAX_FRAMES)).astype(np.int64)
     codebook = learn_codebook(frames[pick], size, seed)
-    medoids = where[pick][nearest_frames(frames[pick], codebook).numpy()]  # (K, 2): song, frame
-    grains = medoid_grains(corpus, medoids, stats)
+    medoids = where[pick][nearest_frames(frames[pick], codebook, GRAINS).numpy()]  # (K, G, 2): file, frame
     counts = np.bincount(assign(frames, codebook).numpy(), minlength=len(codebook))
-    return {"codebook": torch.from_numpy(codebook), "grains": grains, "medoids": medoids.tolist(),
-            "codewords_used": int((counts > 0).sum())}
+    return {"codebook": torch.from_numpy(codebook), "grains": medoid_grains(corpus, medoids, stats),
+            "medoids": medoids.tolist(), "codewords_used": int((counts > 0).sum())}
 
 
 def medoid_grains(corpus, medoids: np.ndarray, stats: dict):
-    """The grains ``(K, channels, 2 * hop)`` of frames ``medoids`` ``(K, 2)`` (song,
-    frame), cut from the source files read again as prepare read them; None (with a
-    warning) when one cannot be read."""
+    """The grains ``(K, G, channels, 2 * hop)`` float16 of frames ``medoids`` ``(K, G,
+    2)`` (file, frame), cut from the source files read again as prepare read them; None
+    (with a warning) when one cannot be read."""
     from ..io.audio import read_audio
     from ..io.midi import UnreadableFile
 
     hop, c, sr = int(stats["hop_length"]), int(stats["channels"]), int(stats["sr"])
-    grains = np.zeros((len(medoids), c, 2 * hop), np.float32)
-    for song in np.unique(medoids[:, 0]):
+    grains = np.zeros((*medoids.shape[:2], c, 2 * hop), np.float32)
+    for song in np.unique(medoids[..., 0]):
         path = corpus.entries[int(song)]["path"]
         try:
             y, _ = read_audio(path, sr, mono=c == 1, max_channels=c)
@@ -74,9 +75,9 @@ def medoid_grains(corpus, medoids: np.ndarray, stats: dict):
                  f"by Griffin-Lim (data.token_decoder=spectra)")
             return None
         y = y[np.arange(c) % y.shape[0]]
-        for k in np.flatnonzero(medoids[:, 0] == song):
-            grains[k] = cut_grain(y, int(medoids[k, 1]), hop)
-    return torch.from_numpy(grains)
+        for k, g in zip(*np.nonzero(medoids[..., 0] == song)):
+            grains[k, g] = cut_grain(y, int(medoids[k, g, 1]), hop)
+    return torch.from_numpy(grains).half()
 
 
 class TokenDataset(SpectrogramDataset):
@@ -156,7 +157,7 @@ class TokenAudioModel(AudioModel):
         """Token ids -> waveform ``(channels, length)``, peak-limited to 0.99."""
         check_decoder(self.decoder)
         if self.decoder == "grains" and self.grains is not None:
-            y = overlap_add(ids, self.grains, int(self.stats["hop_length"]), length)
+            y = overlap_add(ids, self.grains, int(self.stats["hop_length"]), length, seed)
         else:
             y = spectrogram_to_audio(self.spectrogram(ids), self.stats, n_iter, seed, length=length)
         peak = float(y.abs().max()) if y.numel() else 0.0

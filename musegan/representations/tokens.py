@@ -4,9 +4,9 @@ A codebook is learned by k-means (scikit-learn's ``MiniBatchKMeans``) over norma
 log-mel frames; a frame's token is its nearest codeword (Euclidean). Tokens become
 sound in one of two ways (``data.token_decoder``):
 
-* ``grains``: concatenative synthesis (Schwarz 2006). Each codeword keeps the waveform
-  of its medoid, the corpus frame nearest to it: ``2 * hop_length`` samples centred on
-  that frame, under a periodic Hann window. Token ``t`` is laid at sample
+* ``grains``: concatenative synthesis (Schwarz 2006). Each codeword keeps the waveforms
+  of the few corpus frames nearest to it (its medoid first): ``2 * hop_length`` samples
+  centred on each frame, under a periodic Hann window; each frame draws one of them. Token ``t`` is laid at sample
   ``t * hop_length`` (a frame's centre, as in the centred STFT of prepare) and the
   grains are overlap-added: Hann windows at half overlap sum to one, so the grains
   of consecutive frames of one file give that file back.
@@ -40,18 +40,20 @@ def assign(frames, codebook, chunk: int = 8192) -> torch.Tensor:
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.int64)
 
 
-def nearest_frames(frames, codebook, chunk: int = 8192) -> torch.Tensor:
-    """For each codeword, the index of the frame ``(N, D)`` nearest to it: ``(K,)``."""
+def nearest_frames(frames, codebook, k: int = 1, chunk: int = 8192) -> torch.Tensor:
+    """For each codeword, the indices of the ``k`` frames ``(N, D)`` nearest to it, the
+    nearest first: ``(K, k)``."""
     x = torch.as_tensor(frames).float()
     c = torch.as_tensor(codebook).float()
-    best_d = torch.full((len(c),), float("inf"))
-    best_i = torch.zeros(len(c), dtype=torch.int64)
+    k = min(k, len(x))
+    best_d = torch.full((len(c), 0), float("inf"))
+    best_i = torch.zeros(len(c), 0, dtype=torch.int64)
     for i in range(0, len(x), chunk):
         d = torch.cdist(c, x[i : i + chunk])  # (K, n)
-        v, j = d.min(1)
-        better = v < best_d
-        best_d = torch.where(better, v, best_d)
-        best_i = torch.where(better, j + i, best_i)
+        v, j = d.topk(min(k, d.shape[1]), dim=1, largest=False)
+        best_d, order = torch.cat([best_d, v], 1).sort(1)
+        best_i = torch.cat([best_i, j + i], 1).gather(1, order)
+        best_d, best_i = best_d[:, :k], best_i[:, :k]
     return best_i
 
 
@@ -72,11 +74,19 @@ def cut_grain(y: np.ndarray, frame: int, hop_length: int) -> np.ndarray:
     return out * grain_window(hop_length).numpy()
 
 
-def overlap_add(ids, grains, hop_length: int, length: int) -> torch.Tensor:
-    """Token ids ``(T,)`` -> waveform ``(channels, length)``: grain ``grains[id]``
-    ``(V, channels, 2 * hop_length)`` of token ``t`` centred on sample ``t * hop_length``."""
+def overlap_add(ids, grains, hop_length: int, length: int, seed: int = 0) -> torch.Tensor:
+    """Token ids ``(T,)`` -> waveform ``(channels, length)``: a grain of token ``t``
+    centred on sample ``t * hop_length``. ``grains`` ``(V, channels, 2 * hop_length)``,
+    or ``(V, G, channels, 2 * hop_length)``: G grains per codeword, one drawn for each
+    frame (seeded by ``seed``), so that a token held for several frames does not repeat
+    one grain every hop (a buzz at ``sr / hop_length`` Hz and its harmonics)."""
     ids = torch.as_tensor(ids).long()
-    g = torch.as_tensor(grains).float()[ids]  # (T, C, L)
+    grains = torch.as_tensor(grains).float()
+    if grains.dim() == 4:
+        pick = torch.randint(0, grains.shape[1], (len(ids),), generator=torch.Generator().manual_seed(int(seed)))
+        g = grains[ids, pick]
+    else:
+        g = grains[ids]  # (T, C, L)
     T, C, L = g.shape
     if T == 0:
         return torch.zeros(C, length)
