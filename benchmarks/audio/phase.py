@@ -32,6 +32,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMB
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import warnings  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -68,6 +69,7 @@ def main() -> None:
     args = ap.parse_args()
     import librosa
 
+    warnings.filterwarnings("ignore", message="n_fft=.* is too large")
     files = list_music_files(args.data, kind="audio")[::args.every]
     with_librosa = [r for r in args.librosa.split(",") if r]
     sweep = [int(k) for k in args.sweep.split(",") if k]
@@ -92,8 +94,9 @@ def main() -> None:
             for k in sweep:  # fewer iterations: where PGHI+GL meets librosa's quality
                 decoders[f"PGHI+GL {k}"] = lambda m, k=k: S.griffin_lim(m, k, hop_length=hop, length=len(y), init="pghi")
             if name in with_librosa:
-                decoders["librosa"] = lambda m: torch.from_numpy(librosa.griffinlim(
-                    m.numpy(), n_iter=args.iters, hop_length=hop, n_fft=S.N_FFT, length=len(y), random_state=0))
+                # without length= (librosa fails on sounds shorter than a window with it), cut or padded after
+                decoders["librosa"] = lambda m: torch.nn.functional.pad(torch.from_numpy(librosa.griffinlim(
+                    m.numpy(), n_iter=args.iters, hop_length=hop, n_fft=S.N_FFT, random_state=0)), (0, len(y)))[:len(y)]
             for dec, fn in decoders.items():
                 t = time.process_time()
                 mag = S.mel_to_linear(stored) if kind == "mel" else stored

@@ -10,6 +10,11 @@ R=benchmarks/audio/results
 mkdir -p "$R" samples/audio
 export OMP_NUM_THREADS=1
 python benchmarks/audio/round_trip.py --out "$R/round_trip.json"
+# phase reconstruction (PGHI vs random-start Griffin-Lim vs librosa) and the scale of evaluate's audio metrics
+python benchmarks/audio/phase.py --data ../shared/data/wav/music_recordings --seconds 10 \
+    --librosa "mel 2048/512/128,stft 2048/512,stft 2048/256" --out "$R/phase_recordings.json"
+python benchmarks/audio/phase.py --every 2 --librosa "mel 2048/512/128,stft 2048/512" --out "$R/phase_sonic_pi.json"
+python benchmarks/audio/copies.py --out "$R/copies_sonic_pi.json"
 run() { taskset -c 0 musegan "$@"; }
 run train --corpus "$W" --model lstm --out runs/sonic-lstm --steps 800 --quiet --set model.hidden_size=128 \
     --set model.dropout=0.3 --set train.checkpoint_every=100 --set train.valid_every=100
