@@ -11,9 +11,9 @@ up to ``--spans`` 4-bar windows (seeded, apart) are cut, and two tasks erased:
 For each task it prints and writes:
 
 * ``accuracy``: the share of erased cells (voice x sixteenth) whose filled pitch (or
-  rest) is the original's, for a fill drawn as ``musegan generate`` draws it
-  (temperature 1, top-p 1, the run's Gibbs iterations), and for the greedy fill
-  (temperature 0);
+  rest) is the original's, for a fill drawn as ``musegan generate`` draws it (the run's
+  own temperature unless ``--temperature``, top-p 1, its Gibbs iterations), and for the
+  greedy fill (temperature 0);
 * ``nll_independent``: the mean NLL (nats per erased cell) of the original, each erased
   cell given every cell not erased (one pass: what the model was trained on);
 * ``nll_chain``: the NLL of the original by the chain rule in a random order of the
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     ap.add_argument("--spans", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--songs", type=int, help="only the first N held-out songs")
-    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--temperature", type=float, help="default: the run's own (musegan generate's)")
     ap.add_argument("--iterations", type=int, help="Gibbs steps (default: the run's)")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
@@ -97,13 +97,16 @@ def main(argv=None) -> int:
     if not getattr(net, "conditions_on_future", False):
         sys.exit(f"{args.run}: a {config.model} model cannot infill")
     corpus = load_corpus(args.corpus, config, log=lambda *_: None, progress=False)
+    report = {"run": args.run, "tasks": {}}
     _, valid = corpus.split(config.data.valid_percent)
     valid = valid[: args.songs] if args.songs else valid
+    report["songs"] = len(valid)
     spb, K, C, P = model.steps_per_bar, spec.n_tracks, spec.n_channels, spec.n_pitches
     rng = np.random.default_rng(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
+    temperature = net.default_temperature if args.temperature is None else args.temperature
+    report["temperature"] = temperature
     tasks = {"alto+tenor, 4 bars": ([1, 2], 0, WINDOW_BARS), "all voices, 2 bars": (list(range(K)), 1, 3)}
-    report = {"run": args.run, "songs": len(valid), "tasks": {}}
     for name, (rows, first, last) in tasks.items():
         real_feats, fill_feats, groups, acc, acc0, nll_i, nll_c, cells, seconds = [], [], [], [], [], [], [], 0, 0.0
         for i in valid:
@@ -118,7 +121,7 @@ def main(argv=None) -> int:
             for b, s in enumerate(starts):
                 erased[b, (s + first) * spb : (s + last) * spb, rows] = True
             t = time.perf_counter()
-            filled = net.complete(frames, ~erased, args.temperature, gen, iterations=args.iterations)
+            filled = net.complete(frames, ~erased, temperature, gen, iterations=args.iterations)
             seconds += time.perf_counter() - t
             greedy = net.complete(frames, ~erased, 0.0, gen, iterations=args.iterations)
             truth = voice_pitch(frames, K, C, P)
