@@ -15,6 +15,10 @@ python benchmarks/audio/phase.py --data ../shared/data/wav/music_recordings --se
     --librosa "mel 2048/512/128,stft 2048/512,stft 2048/256" --out "$R/phase_recordings.json"
 python benchmarks/audio/phase.py --every 2 --librosa "mel 2048/512/128,stft 2048/512" --out "$R/phase_sonic_pi.json"
 python benchmarks/audio/copies.py --out "$R/copies_sonic_pi.json"
+taskset -c 0 musegan train --corpus "$W" --model lstm --out runs/sonic-lstm-300 --steps 300 --quiet \
+    --set model.hidden_size=128 --set model.dropout=0.3
+taskset -c 0 musegan evaluate runs/sonic-lstm-300/checkpoint.pt --reference "$W" --num 32 --seconds 4 --temperature 1.0 \
+    --out "$R/eval-lstm-300steps-audio-metrics.json"
 run() { taskset -c 0 musegan "$@"; }
 run train --corpus "$W" --model lstm --out runs/sonic-lstm --steps 800 --quiet --set model.hidden_size=128 \
     --set model.dropout=0.3 --set train.checkpoint_every=100 --set train.valid_every=100
