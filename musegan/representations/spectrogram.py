@@ -168,7 +168,8 @@ def pghi(mag, n_fft: int | None = None, hop_length: int = HOP_LENGTH, tol: float
     ``n_fft`` samples is taken as the Gaussian with ``gamma = 0.25645 n_fft^2``. The
     gradient is integrated (trapezoid rule) outwards from the largest magnitude, always
     from the largest bin already reached (a max-heap), so that phase flows along ridges
-    first; a new start is taken where the heap runs dry. Bins below ``tol`` times the
+    first (a bucket queue, exact to 0.05 dB); a new start is taken where the heap runs
+    dry. Bins below ``tol`` times the
     largest magnitude get random phases (from ``seed``) and are not integrated through.
     The heap loop is compiled by numba (installed with librosa) when it can be, else
     plain Python (much slower)."""
@@ -204,8 +205,9 @@ def _heap_integrate_py(s, tgrad, fgrad, done, phase, n_buckets=2048):
     """The heap loop of :func:`pghi` (numba-compilable): fills ``phase`` in place for the
     bins not ``done``. The max-heap is a bucket queue: log-magnitudes quantized into
     ``n_buckets`` levels between the smallest and the largest (for the default ``tol``
-    0.006 nats, 0.05 dB, apart), a linked stack per level; push and pop are O(1), about
-    5x faster than a binary heap, and the order differs only within 0.05 dB."""
+    0.006 nats, 0.05 dB, apart), a linked stack per level; push and pop are O(1) (the
+    whole of :func:`pghi` on 10 s of music: 0.11 CPU s, against 0.19 s with a binary
+    heap and 0.26 s with heapq), and the order differs only within 0.05 dB."""
     bins, frames = s.shape
     total = bins * frames
     flat_s, flat_done, flat_phase = s.ravel(), done.ravel(), phase.ravel()
