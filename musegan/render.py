@@ -20,8 +20,14 @@ TAIL_SECONDS = 1.0  # after the last note ends, as pretty_midi's FluidSynth rend
 
 
 def fluidsynth_available() -> bool:
+    import contextlib
+    import io
+
     try:
-        import fluidsynth  # noqa: F401  (pyfluidsynth; raises ImportError without libfluidsynth)
+        # pyfluidsynth prints where it found the library to stdout when $CI is set: it
+        # must not reach a command's output (musegan studio's first line is its address)
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth  # noqa: F401  (pyfluidsynth; raises ImportError without libfluidsynth)
     except (ImportError, OSError):
         return False
     return True

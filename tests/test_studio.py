@@ -483,7 +483,8 @@ def open_page(browser, app, run):
     browser.execute_script("const s = document.getElementById('run'); s.value = arguments[0];"
                            "s.dispatchEvent(new Event('change'));", run)
     wait_for(browser, f"return !document.getElementById('generate').disabled && window.studio && "
-                      f"document.getElementById('run').value === '{run}'", 30, "the run to load")
+                      f"document.getElementById('run').value === '{run}' && window.studio.run === '{run}'", 30,
+             "the run to load")
 
 
 def set_value(browser, element_id, value):

@@ -98,7 +98,9 @@ async function chooseRun(id) {
   progress("loading the run…");
   try {
     const run = await api("GET", `/api/run?id=${encodeURIComponent(id)}`);
+    if ($("run").value !== id) return;  // another run was chosen while this one loaded: that one stands
     state.run = run;
+    studio.run = run.id;
     document.body.classList.toggle("kind-audio", run.kind === "audio");
     $("run-info").textContent = run.kind === "audio" ? `audio, ${run.sr} Hz`
       : `${run.tracks.length} track${run.tracks.length > 1 ? "s" : ""}, ${run.steps_per_bar} steps a bar` +
