@@ -80,18 +80,25 @@ def transpose(notes: np.ndarray, semitones: int, drums=(), low: int = 0, high: i
 
 # -- the given piece ---------------------------------------------------------------------
 class GivenPiece:
-    """A piece a model works on: its symusic score (ticks), the Song the model reads
-    (steps), and which of the score's tracks plays which of the model's rows."""
+    """A piece a model works on: its symusic score (ticks), read by the model on its own
+    grid (steps), and which of the score's tracks plays which of the model's rows."""
 
-    def __init__(self, score, song, data, model_tracks: list[Track], name: str = "the piece"):
-        self.score, self.song, self.name = score, song, name
+    def __init__(self, score, data, model_tracks: list[Track], name: str = "the piece"):
+        self.score, self.name = score, name
         self.tpq = int(score.ticks_per_quarter)
         self.res = int(data.resolution)
-        sources = [i for i in range(len(score.tracks)) if len(score.tracks[i].notes)]  # the Song's tracks
-        self.sources = sources
-        table = track_table(song.tracks, data.tracks, data.max_tracks, data.track_names)
-        self.rows = {sources[i]: r for i, r in enumerate(table) if r >= 0 and r < len(model_tracks)}
+        self.sources = [i for i in range(len(score.tracks)) if len(score.tracks[i].notes)]  # tracks with notes
+        self.tracks = [Track(str(t.name or ""), int(t.program), bool(t.is_drum))
+                       for t in (score.tracks[i] for i in self.sources)]
+        table = track_table(self.tracks, data.tracks, data.max_tracks, data.track_names)
+        self.rows = {self.sources[i]: r for i, r in enumerate(table) if 0 <= r < len(model_tracks)}
         self.model_tracks = model_tracks
+
+    @property
+    def time_signature(self) -> tuple[int, int]:
+        """The piece's first time signature (MIDI's 4/4 when it sets none at its start)."""
+        ts = self.score.time_signatures
+        return (int(ts[0].numerator), int(ts[0].denominator)) if len(ts) and ts[0].time == 0 else (4, 4)
 
     def tracks_of(self, row: int) -> list[int]:
         return [j for j, r in self.rows.items() if r == row]

@@ -28,6 +28,12 @@ from .representations.pianoroll import END, START, TRACK, PITCH, Song, Track, fr
 from .representations.spectrogram import from_spectrogram, griffin_lim, mel_to_linear
 
 
+def check_tempo(tempo) -> float | None:
+    if tempo is not None and not 1 <= float(tempo) <= 1000:
+        raise MuseganError(f"--tempo {tempo}: expected 1 to 1000 quarter notes per minute")
+    return None if tempo is None else float(tempo)
+
+
 def check_sampling(temperature: float, top_p: float) -> None:
     if temperature is None or temperature < 0:
         raise MuseganError(f"temperature={temperature}: expected >= 0")
@@ -83,6 +89,12 @@ class MusicModel:
         song = Song(notes, self.tracks, d.resolution, song.tempos, song.time_signatures, length)
         return song, notes_to_frames(notes, self.spec, 0, length)
 
+    def _temperature(self, temperature: float | None, top_p: float) -> float:
+        """The temperature to sample at (None: the family's own), checked with ``top_p``."""
+        temperature = self.model.default_temperature if temperature is None else temperature
+        check_sampling(temperature, top_p)
+        return temperature
+
     def generate_song(self, bars: int = 16, seed: int = 0, temperature: float | None = None, primer=None,
                       top_p: float = 1.0) -> Song:
         """Sample ``bars`` bars (after the primer, if any) as a :class:`Song`.
@@ -92,8 +104,7 @@ class MusicModel:
         a primer, the first step is not silent unless the corpus's pieces start so."""
         if bars < 1:
             raise MuseganError(f"bars={bars}: expected at least 1")
-        temperature = self.model.default_temperature if temperature is None else temperature
-        check_sampling(temperature, top_p)
+        temperature = self._temperature(temperature, top_p)
         primer_song, primer_frames = self.primer_frames(primer) if primer is not None else (None, None)
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
@@ -153,9 +164,7 @@ class MusicModel:
         from .arrange import estimate_key, key_name, parse_key, shift_to_key, transpose
 
         self.check_time_signature(time_signature)
-        if tempo is not None:
-            if not 1 <= float(tempo) <= 1000:
-                raise MuseganError(f"--tempo {tempo}: expected 1 to 1000 quarter notes per minute")
+        if check_tempo(tempo) is not None:
             song = replace(song, tempos=[(0, float(tempo))])
         rows = self.program_rows(programs)
         if rows:
@@ -168,11 +177,12 @@ class MusicModel:
             drums = [k for k, t in enumerate(song.tracks) if t.is_drum]
             shift = shift_to_key(song.notes, target, drums)
             notes = transpose(song.notes, shift, drums)
-            if len(notes) and estimate_key(notes, drums) != target:
+            reads = estimate_key(notes, drums) if len(notes) else target
+            if reads != target:
                 from .errors import warn
 
-                warn(f"--key {key}: the piece reads as {key_name(*estimate_key(notes, drums))} after moving it "
-                     f"{shift:+d} semitones (the model chose its mode)")
+                warn(f"--key {key}: the piece reads as {key_name(*reads)} after moving it {shift:+d} semitones "
+                     f"(the model chose its mode)")
             song = replace(song, notes=notes)
         return song
 
@@ -189,21 +199,21 @@ class MusicModel:
         from .arrange import GivenPiece
         from .io.midi import read_given
 
-        score, song, name = read_given(source, self.config.data.resolution)
+        score, name = read_given(source, self.config.data.resolution)
+        piece = GivenPiece(score, self.config.data, self.tracks, name)
         num, den = self.info["time_signature"]
-        if song.time_signatures and tuple(song.time_signatures[0][1:]) != (num, den):
+        if piece.time_signature != (num, den):
             from .errors import warn
 
-            warn(f"{name}: its bars are {song.time_signatures[0][1]}/{song.time_signatures[0][2]}, the model's "
+            warn(f"{name}: its bars are {piece.time_signature[0]}/{piece.time_signature[1]}, the model's "
                  f"{num}/{den}: bars are counted in the model's")
-        return GivenPiece(score, song, self.config.data, self.tracks, name)
+        return piece
 
     def _complete(self, piece, known: np.ndarray, frames: np.ndarray, seed, temperature, top_p, iterations,
                   pitch_shift: int = 0):
         """Draw the cells not ``known`` ``(T, K)`` of ``frames`` ``(T, F)`` and add the notes
         that start in them to ``piece``."""
-        temperature = self.model.default_temperature if temperature is None else temperature
-        check_sampling(temperature, top_p)
+        temperature = self._temperature(temperature, top_p)
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
         with one_thread(device):
@@ -212,7 +222,6 @@ class MusicModel:
         size = self.spec.n_channels * self.spec.n_pitches
         drawn = out * np.repeat(~known, size, axis=1)
         piece.add(frames_to_notes(drawn, self.spec), pitch_shift)
-        return piece.score
 
     def _infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float | None = None,
                 top_p: float = 1.0, iterations: int | None = None):
@@ -261,14 +270,14 @@ class MusicModel:
         from .errors import warn
 
         piece = self._piece(melody)
-        mono = tuple(self.config.model_config.mono_tracks) if hasattr(self.config.model_config, "mono_tracks") else ()
+        mono = tuple(self.info.get("mono_tracks", ()))
         if keep_tracks:
             rows = [row_index(t, self.tracks, "--keep-tracks") for t in keep_tracks]
             given = {j: r for j, r in piece.rows.items() if r in rows}
             missing = [self.tracks[r].name for r in rows if r not in given.values()]
             if missing:
                 raise MuseganError(f"{piece.name}: no track of it plays {', '.join(missing)} "
-                                   f"(its tracks: {', '.join(t.name or '(unnamed)' for t in piece.song.tracks)})")
+                                   f"(its tracks: {', '.join(t.name or '(unnamed)' for t in piece.tracks)})")
             others = {j: r for j, r in piece.rows.items() if r not in rows}
             piece.drop(lambda j, s: np.full(len(s), j in others))  # the model writes those rows anew
         else:
@@ -286,7 +295,7 @@ class MusicModel:
         if shift:
             warn(f"{piece.name}: moved {shift:+d} semitones into the range of the model's {self.tracks[first].name} "
                  f"({low}-{high}); the given notes are written as they were, the new ones moved back")
-            notes[:, 1] += shift
+            notes[:, PITCH] += shift
         off = piece.off_grid(given_rows)
         if off:
             warn(f"{piece.name}: {off} note starts or ends fall between the model's steps (1/{d.resolution} "
@@ -326,9 +335,7 @@ class MusicModel:
             raise MuseganError("--key: an infill or harmonization keeps the key of the given music")
         self.check_time_signature(time_signature)
         score = piece.score
-        if tempo is not None:
-            if not 1 <= float(tempo) <= 1000:
-                raise MuseganError(f"--tempo {tempo}: expected 1 to 1000 quarter notes per minute")
+        if check_tempo(tempo) is not None:
             score.tempos.clear()
             score.tempos.append(symusic.Tempo(0, float(tempo)))
         for r, program in self.program_rows(programs).items():

@@ -262,9 +262,14 @@ def to_pretty_midi(music: Song | Multitrack, velocity_scale: float = 1.0):
 def from_pretty_midi(pm, resolution: int = 4) -> Song:
     """``pretty_midi.PrettyMIDI`` -> Song, through MIDI bytes so that it reads exactly
     as the same file on disk would."""
+    return midi_bytes_to_song(_pm_bytes(pm), resolution)
+
+
+def _pm_bytes(pm) -> bytes:
+    """A ``pretty_midi.PrettyMIDI`` as the bytes of its MIDI file."""
     buf = io.BytesIO()
     pm.write(buf)
-    return midi_bytes_to_song(buf.getvalue(), resolution)
+    return buf.getvalue()
 
 
 def write_midi(path, music: Song | Multitrack) -> Path:
@@ -273,9 +278,7 @@ def write_midi(path, music: Song | Multitrack) -> Path:
 
 
 def write_pretty_midi(path, pm) -> Path:
-    buf = io.BytesIO()
-    pm.write(buf)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_bytes(path, _pm_bytes(pm))
 
 
 def read_pretty_midi(path):
@@ -307,32 +310,23 @@ def read_primer(primer, resolution: int) -> Song:
 
 def read_given(source, resolution: int):
     """A piece to infill, harmonize or accompany (a path to any supported file, or a
-    ``pretty_midi.PrettyMIDI``) -> ``(symusic score in ticks, Song at resolution, name)``.
-    A score file (MusicXML, ABC, kern) goes through MIDI first."""
+    ``pretty_midi.PrettyMIDI``) -> ``(symusic score in ticks, name)``. A score file
+    (MusicXML, ABC, kern) goes through MIDI at ``resolution`` first."""
     if isinstance(source, (str, Path)):
         path, name = Path(source), str(source)
         if not path.is_file():
             raise MuseganError(f"{path}: no such file")
         try:
-            if path.suffix.lower() in MIDI_SUFFIXES:
-                data = _read_bytes(path)
-            else:
-                buf = io.BytesIO()
-                to_pretty_midi(read_song(path, resolution)).write(buf)
-                data = buf.getvalue()
-            score, _ = _parse_midi(data)
-            song = midi_bytes_to_song(data, resolution)
+            midi = path.suffix.lower() in MIDI_SUFFIXES
+            score, _ = _parse_midi(_read_bytes(path) if midi else _pm_bytes(to_pretty_midi(read_song(path, resolution))))
         except UnreadableFile as e:
             raise MuseganError(f"{path}: {e}") from None
     else:
-        buf, name = io.BytesIO(), "the given PrettyMIDI"
-        source.write(buf)
-        data = buf.getvalue()
-        score, _ = _parse_midi(data)
-        song = midi_bytes_to_song(data, resolution)
-    if not len(song.notes):
+        name = "the given PrettyMIDI"
+        score, _ = _parse_midi(_pm_bytes(source))
+    if not any(len(t.notes) for t in _items(score.tracks)):
         raise MuseganError(f"{name}: no notes")
-    return score, song, name
+    return score, name
 
 
 def score_to_pretty_midi(score):

@@ -293,38 +293,25 @@ class FrameModel(nn.Module):
         ``(n, T_p + steps, F)`` frames (0/1, or values for a continuous head) on the CPU.
         ``sounding_start``: without a primer, the first frame is drawn again (up to 50
         times) while it is silent (for a corpus whose pieces start with a note)."""
-        device = next(self.parameters()).device
         n_features = self.config.n_features
-        primer = primer.to(device).float() if primer is not None else torch.zeros(0, n_features, device=device)
-        frames = [primer[t].expand(n, -1) for t in range(len(primer))]
-        state = self.init_state(n, device)
-        prev = torch.zeros(n, n_features, device=device)
-        for t in range(len(primer) + steps):
-            h, state = self.step(prev, state, t)
-            if t < len(primer):
-                prev = frames[t]
-                continue
-            new = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p)
-            for _ in range(50 if sounding_start and t == 0 else 0):
-                silent = new.abs().sum(-1) == 0
-                if not silent.any():
-                    break
-                new = torch.where(silent[:, None], self.head.sample(h, temperature, generator, prev=prev,
-                                                                    top_p=top_p), new)
-            prev = new
-            frames.append(prev)
-        if not frames:
-            return torch.zeros(n, 0, n_features)
-        return torch.stack(frames, 1).cpu()
-
+        t_p = 0 if primer is None else len(primer)
+        frames = torch.zeros(n, t_p + steps, n_features)
+        known = torch.zeros(n, t_p + steps, max(1, self.config.n_tracks), dtype=torch.bool)  # 1: whole frames
+        if t_p:
+            frames[:, :t_p] = primer.float()
+            known[:, :t_p] = True
+        return self.complete(frames, known, temperature, generator, top_p, sounding_start=sounding_start)
 
     @torch.no_grad()
     def complete(self, frames: torch.Tensor, known: torch.Tensor, temperature: float = 1.0,
-                 generator: torch.Generator | None = None, top_p: float = 1.0, iterations=None) -> torch.Tensor:
-        """Frames ``(B, T, F)`` with the cells of ``known`` ``(B, T, K)`` (track by step)
-        kept as given and the others drawn, left to right: a sequence model sees only
-        the past, so a known cell informs what comes after it (and, within a frame, the
-        tracks drawn after it), never what comes before. Returns ``(B, T, F)`` on the CPU."""
+                 generator: torch.Generator | None = None, top_p: float = 1.0, iterations=None,
+                 sounding_start: bool = False) -> torch.Tensor:
+        """Frames ``(B, T, F)`` with the cells of ``known`` ``(B, T, K)`` (track by step;
+        ``K = 1``: whole frames) kept as given and the others drawn, left to right: a
+        sequence model sees only the past, so a known cell informs what comes after it
+        (and, within a frame, the tracks drawn after it), never what comes before.
+        ``sounding_start``: a first frame with nothing known is drawn again (up to 50
+        times) while it is silent. Returns ``(B, T, F)`` on the CPU."""
         device = next(self.parameters()).device
         frames, known = frames.to(device).float(), known.to(device).bool()
         B, T, n_features = frames.shape
@@ -338,13 +325,23 @@ class FrameModel(nn.Module):
             if kt.all():
                 prev = frames[:, t]
             else:
-                if isinstance(self.head, VoiceHead):  # track by track: later tracks see the clamped ones
-                    prev = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, given=(frames[:, t], kt))
-                else:
-                    new = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p)
-                    prev = torch.where(kt.repeat_interleave(size, 1), frames[:, t], new)
+                new = self._draw(h, prev, frames[:, t], kt, size, temperature, generator, top_p)
+                for _ in range(50 if sounding_start and t == 0 and not kt.any() else 0):
+                    silent = new.abs().sum(-1) == 0
+                    if not silent.any():
+                        break
+                    new = torch.where(silent[:, None], self._draw(h, prev, frames[:, t], kt, size, temperature,
+                                                                  generator, top_p), new)
+                prev = new
             out.append(prev)
         return torch.stack(out, 1).cpu() if out else frames.cpu()
+
+    def _draw(self, h, prev, frame, known, size: int, temperature, generator, top_p) -> torch.Tensor:
+        """One frame from the state ``h``, its known tracks (``known`` ``(B, K)``) as in ``frame``."""
+        if isinstance(self.head, VoiceHead):  # track by track: later tracks see the clamped ones
+            return self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, given=(frame, known))
+        new = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p)
+        return torch.where(known.repeat_interleave(size, 1), frame, new) if known.any() else new
 
 
 def n_parameters(model: nn.Module) -> int:

@@ -322,7 +322,3 @@ class CoconetModel(nn.Module):
             known[:, :t_p] = True
         return self.complete(frames, known, temperature, generator, top_p)
 
-
-def receptive_field(config: CoconetConfig) -> int:
-    return 1 + 2 * (config.kernel_size - 1) * (2 ** config.num_layers - 1)
-
