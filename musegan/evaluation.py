@@ -347,6 +347,19 @@ def audio_side(waves: list[np.ndarray], sr: int, floor: float) -> dict:
     return out
 
 
+def active_frames(side: dict) -> list[np.ndarray]:
+    """The pooled log-mel frames of the active segments of :func:`audio_side`'s ``side``."""
+    return [q for q, a in zip(side["frames"], side["active"]) if a]
+
+
+def side_halves(side: dict, half: int) -> tuple[dict, dict]:
+    """:func:`audio_side`'s ``side`` as two sides: the segments of waveforms ``0 ..
+    half - 1`` and those of the rest."""
+    first = [k < half for k in side["groups"]]
+    return tuple({key: [v for v, f in zip(values, first) if f == want] for key, values in side.items()}
+                 for want in (True, False))
+
+
 def nearest_neighbour_report(queries: list[np.ndarray], corpus: list[np.ndarray], floor: float,
                              threshold: float) -> dict:
     """:func:`musegan.metrics.nearest_neighbour_distances` of the queries to the corpus:
@@ -422,9 +435,7 @@ def evaluate_audio(run, reference, out=None, num: int = 32, seconds: float = 4.0
                 "active_share": [_round(len(a_on) / len(a)), _round(len(b_on) / len(b))]}
 
     g_side, r_side = audio_side(gen_waves, sr, floor), audio_side(ref_waves, sr, floor)
-    in_a = [k < half for k in r_side["groups"]]
-    ref_a = [f for f, a in zip(r_side["features"], in_a) if a]
-    ref_b = [f for f, a in zip(r_side["features"], in_a) if not a]
+    r_a, r_b = side_halves(r_side, half)
 
     def c2st(gen_f, gen_g, ref_f, ref_g) -> dict:
         try:
@@ -436,8 +447,6 @@ def evaluate_audio(run, reference, out=None, num: int = 32, seconds: float = 4.0
                                                          for k, v in f.items()} for f in c["features"][:10]]}
 
     pooled = [pooled_log_mel(f, floor=floor) for f in ref]
-    g_queries = [q for q, a in zip(g_side["frames"], g_side["active"]) if a]
-    r_queries = [q for q, a, k in zip(r_side["frames"], r_side["active"], r_side["groups"]) if a and k < half]
     report = {
         "metric": "Frechet distance on log-mel statistics (128 mel bands; not FAD)",
         "generated": {"source": str(run), "clips": num, "seconds": seconds, "seed": seed,
@@ -451,19 +460,20 @@ def evaluate_audio(run, reference, out=None, num: int = 32, seconds: float = 4.0
             "about": "hand-made features of 1-second segments (MFCC means/stds, spectral centroid, flatness, flux, "
                      "RMS dB, onset rate); Frechet distance after standardizing by the reference",
             "frechet_generated_vs_reference": _round(feature_frechet_distance(g_side["features"], r_side["features"])),
-            "frechet_reference_half_vs_half": _round(feature_frechet_distance(ref_a, ref_b)),
+            "frechet_reference_half_vs_half": _round(feature_frechet_distance(r_a["features"], r_b["features"])),
             "classifier_two_sample_test": c2st(g_side["features"], g_side["groups"], r_side["features"],
                                                r_side["groups"]),
-            "classifier_reference_half_vs_half": c2st(ref_a, [k for k in r_side["groups"] if k < half], ref_b,
-                                                      [k for k in r_side["groups"] if k >= half]),
+            "classifier_reference_half_vs_half": c2st(r_a["features"], r_a["groups"], r_b["features"],
+                                                      r_b["groups"]),
         },
         "nearest_neighbour": {
             "about": f"RMS difference of 32-band log-mel frames (floored 60 dB below the reference's peak) of each "
                      f"active 1-second segment to its closest stretch of the reference, relative to the segment's "
                      f"own RMS height above the floor (1: as far as silence); below {copy_threshold} = a copy",
             "threshold": copy_threshold,
-            "generated_to_reference": nearest_neighbour_report(g_queries, pooled, floor, copy_threshold),
-            "reference_half_to_other_half": nearest_neighbour_report(r_queries, pooled[half:], floor, copy_threshold),
+            "generated_to_reference": nearest_neighbour_report(active_frames(g_side), pooled, floor, copy_threshold),
+            "reference_half_to_other_half": nearest_neighbour_report(active_frames(r_a), pooled[half:], floor,
+                                                                     copy_threshold),
         },
     }
     out = Path(out) if out else Path(run) / "evaluation.json" if Path(run).is_dir() else Path(run).with_suffix(

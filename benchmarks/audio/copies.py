@@ -32,7 +32,7 @@ import torch  # noqa: E402
 from musegan.config import DataConfig  # noqa: E402
 from musegan.data.audio import encode_audio_file, spectrogram_settings  # noqa: E402
 from musegan.data.prepare import list_music_files  # noqa: E402
-from musegan.evaluation import COPY_THRESHOLD, audio_side, log_mel_frames  # noqa: E402
+from musegan.evaluation import COPY_THRESHOLD, active_frames, audio_side, log_mel_frames, side_halves  # noqa: E402
 from musegan.generation import spectrogram_to_audio  # noqa: E402
 from musegan.io.audio import read_audio  # noqa: E402
 from musegan.metrics import (  # noqa: E402
@@ -69,21 +69,18 @@ def main() -> None:
     half = len(ref) // 2
     side = audio_side(waves, sr, floor)
     pooled = [pooled_log_mel(f, floor=floor) for f in ref]
-    in_a = [k < half for k in side["groups"]]
-    feats_a = [f for f, a in zip(side["features"], in_a) if a]
-    feats_b = [f for f, a in zip(side["features"], in_a) if not a]
-    c2st = classifier_two_sample_test(feats_a, feats_b, args.seed, generated_groups=[k for k in side["groups"] if k < half],
-                                      real_groups=[k for k in side["groups"] if k >= half])
-    queries = [q for q, a, k in zip(side["frames"], side["active"], side["groups"]) if a and k < half]
-    held_out = nearest_neighbour_distances(queries, pooled[half:], floor, relative=True)
+    a, b = side_halves(side, half)
+    feats_a, feats_b = a["features"], b["features"]
+    c2st = classifier_two_sample_test(feats_a, feats_b, args.seed, generated_groups=a["groups"],
+                                      real_groups=b["groups"])
+    held_out = nearest_neighbour_distances(active_frames(a), pooled[half:], floor, relative=True)
     config = DataConfig(kind="audio")
     stats = spectrogram_settings(config)
     decoded = []
     for path in files[: args.copies]:
         frames, _ = encode_audio_file(path, config)
         y = spectrogram_to_audio(torch.from_numpy(frames.astype(np.float32)).T, stats, 32, 0).numpy()
-        s = audio_side([y], sr, floor)
-        decoded += [q for q, a in zip(s["frames"], s["active"]) if a]
+        decoded += active_frames(audio_side([y], sr, floor))
     copies = nearest_neighbour_distances(decoded, pooled, floor, relative=True)
     result = {"data": args.data, "files": len(files), "segments": len(side["features"]),
               "active_segments": int(sum(side["active"])), "threshold": COPY_THRESHOLD,

@@ -50,8 +50,9 @@ def learn_tokens(corpus, songs: list, stats: dict, size: int, seed: int = 0) -> 
         raise MuseganError(f"data.codebook_size={size}: expected at least 2")
     frames, where = normalized_frames(corpus, songs, stats)
     pick = np.linspace(0, len(frames) - 1, min(len(frames), MAX_FRAMES)).astype(np.int64)
-    codebook = learn_codebook(frames[pick], size, seed)
-    medoids = where[pick][nearest_frames(frames[pick], codebook, GRAINS).numpy()]  # (K, G, 2): file, frame
+    sample = frames[pick]
+    codebook = learn_codebook(sample, size, seed)
+    medoids = where[pick][nearest_frames(sample, codebook, GRAINS).numpy()]  # (K, G, 2): file, frame
     counts = np.bincount(assign(frames, codebook).numpy(), minlength=len(codebook))
     return {"codebook": torch.from_numpy(codebook), "grains": medoid_grains(corpus, medoids, stats),
             "medoids": medoids.tolist(), "codewords_used": int((counts > 0).sum())}
@@ -83,13 +84,16 @@ def medoid_grains(corpus, medoids: np.ndarray, stats: dict):
 class TokenDataset(SpectrogramDataset):
     """:class:`SpectrogramDataset`'s windows (the stream of the files, jitter, padding)
     of token ids, as one-hot frames ``(window, K)`` float32; padding is the token of
-    silence."""
+    silence. ``ids``: the token ids of ``songs`` when already known (another dataset's
+    ``ids`` over the same songs and codebook), else read and assigned here."""
 
-    def __init__(self, corpus, songs, window, hop, stats, codebook, jitter=False, seed=0):
+    def __init__(self, corpus, songs, window, hop, stats, codebook, jitter=False, seed=0, ids=None):
         super().__init__(corpus, songs, window, hop, stats, jitter, seed)
         self.codebook = torch.as_tensor(codebook).float()
-        frames = [(np.asarray(corpus.rows(i), np.float32) - stats["shift"]) / stats["scale"] for i in self.songs]
-        self.ids = assign(np.concatenate(frames), self.codebook) if frames else torch.zeros(0, dtype=torch.int64)
+        if ids is None:
+            ids = (assign(normalized_frames(corpus, self.songs, stats)[0], self.codebook) if self.songs
+                   else torch.zeros(0, dtype=torch.int64))
+        self.ids = ids
         self.silent_id = int(assign(np.full((1, self.codebook.shape[1]), self.silence, np.float32), self.codebook)[0])
 
     def window_ids(self, index: int) -> torch.Tensor:
@@ -156,10 +160,9 @@ class TokenAudioModel(AudioModel):
     def decode(self, ids: torch.Tensor, length: int, n_iter: int = 32, seed: int = 0) -> torch.Tensor:
         """Token ids -> waveform ``(channels, length)``, peak-limited to 0.99."""
         check_decoder(self.decoder)
-        if self.decoder == "grains" and self.grains is not None:
-            y = overlap_add(ids, self.grains, int(self.stats["hop_length"]), length, seed)
-        else:
-            y = spectrogram_to_audio(self.spectrogram(ids), self.stats, n_iter, seed, length=length)
+        if self.decoder != "grains" or self.grains is None:  # peak-limited there
+            return spectrogram_to_audio(self.spectrogram(ids), self.stats, n_iter, seed, length=length)
+        y = overlap_add(ids, self.grains, int(self.stats["hop_length"]), length, seed)
         peak = float(y.abs().max()) if y.numel() else 0.0
         return y * (0.99 / peak) if peak > 0.99 else y
 

@@ -40,9 +40,9 @@ class Tokens(Spectrogram):
         from ..data.tokens import TokenDataset
 
         stats, window, seed, codebook = info["stats"], config.data.window_frames, config.train.seed, info["codebook"]
-        return (TokenDataset(corpus, train_songs, window, max(1, window // 2), stats, codebook, jitter=True, seed=seed),
-                TokenDataset(corpus, valid_songs, window, window, stats, codebook),
-                TokenDataset(corpus, train_songs, window, window, stats, codebook))
+        train = TokenDataset(corpus, train_songs, window, max(1, window // 2), stats, codebook, jitter=True, seed=seed)
+        return (train, TokenDataset(corpus, valid_songs, window, window, stats, codebook),
+                TokenDataset(corpus, train_songs, window, window, stats, codebook, ids=train.ids))
 
     def model_settings(self, config, info) -> dict:
         return {"n_features": len(info["codebook"]), "steps_per_bar": 0, "n_frames": config.data.window_frames}
