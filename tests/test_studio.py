@@ -64,15 +64,9 @@ def melody_midi(bars: int = 4) -> bytes:
     return midi_bytes(pm)
 
 
-def has_coconet() -> bool:
-    from musegan.models import PUBLIC
-
-    return "coconet" in PUBLIC
-
-
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
-    """Tiny runs trained here: lstm on MIDI, lstm on WAV, and coconet where the family exists."""
+    """Tiny runs trained here: lstm on MIDI, lstm on WAV, and coconet."""
     root = tmp_path_factory.mktemp("studio")
     midi = root / "midi"
     midi.mkdir()
@@ -90,30 +84,17 @@ def runs(tmp_path_factory):
     out["lstm"] = musegan.train(midi, runs_dir / "lstm", config, **quiet)
     config = musegan.make_config("lstm", corpus=wavs, overrides=AUDIO, steps=6)
     out["audio"] = musegan.train(wavs, runs_dir / "sound" / "audio", config, **quiet)
-    if has_coconet():
-        try:
-            config = musegan.make_config("coconet", corpus=midi, overrides=COCONET, steps=20)
-            out["coconet"] = musegan.train(midi, runs_dir / "coconet", config, **quiet)
-        except Exception as e:  # the family is still being written: its tests skip with the reason
-            out["coconet_error"] = f"{type(e).__name__}: {e}"
+    config = musegan.make_config("coconet", corpus=midi, overrides=COCONET, steps=20)
+    out["coconet"] = musegan.train(midi, runs_dir / "coconet", config, **quiet)
     out["root"], out["runs_dir"], out["midi"] = root, runs_dir, midi
     return out
 
 
 @pytest.fixture(scope="session")
 def app(runs):
-    named = [runs["lstm"], runs["audio"]] + ([runs["coconet"]] if "coconet" in runs else [])
-    studio = Studio(named, port=0).start()
+    studio = Studio([runs["lstm"], runs["audio"], runs["coconet"]], port=0).start()
     yield studio
     studio.close()
-
-
-def coconet_id(runs, app=None) -> str:
-    if "coconet" not in runs:
-        pytest.skip("no coconet run: " + runs.get("coconet_error", "the coconet family is not in musegan.models yet"))
-    if app is not None and not app.load_run("coconet").get("can_infill"):
-        pytest.skip("MusicModel.infill is not in musegan.generation yet (the controls issue)")
-    return "coconet"
 
 
 # --------------------------------------------------------------------------- HTTP helpers
@@ -331,8 +312,8 @@ def test_infill_errors_from_a_run_that_cannot(app):
                     )[1].startswith("tracks:")
 
 
-def test_infill_two_bars_keeps_the_rest(app, runs):
-    run = coconet_id(runs, app)
+def test_infill_two_bars_keeps_the_rest(app):
+    run = "coconet"
     gen = run_job(app, "/api/generate", {"run": run, "bars": 4, "seed": 0})
     assert gen["state"] == "done", gen["error"]
     before = np.array(gen["result"]["roll"]["notes"]).reshape(-1, 5)
@@ -348,11 +329,7 @@ def test_infill_two_bars_keeps_the_rest(app, runs):
 
 
 @pytest.mark.parametrize("run", ["lstm", "coconet"])
-def test_harmonize_an_uploaded_melody(app, runs, run):
-    if run == "coconet":
-        coconet_id(runs)
-    if not get_json(app, f"/api/run?id={run}")["can_harmonize"]:
-        pytest.skip("MusicModel.harmonize is not in musegan.generation yet (the controls issue)")
+def test_harmonize_an_uploaded_melody(app, run):
     up = post_json(app, "/api/upload", melody_midi(4), 200, {"Content-Type": "audio/midi", "X-Filename": "m.mid"})
     j = run_job(app, "/api/harmonize", {"run": run, "piece": up["piece"], "seed": 1, "as_track": "Piano"})
     assert j["state"] == "done", j["error"]
@@ -538,7 +515,7 @@ def select_bars(browser, first_bar, last_bar, bars, lanes=None):
     rect = browser.execute_script("const r = arguments[0].getBoundingClientRect();"
                                   "return [r.width, r.height, arguments[0].width, arguments[0].height];", canvas)
     css_w, css_h, w, h = rect
-    n_lanes = browser.execute_script("return window.studio_lanes = document.querySelectorAll('#tracks input').length")
+    n_lanes = browser.execute_script("return document.querySelectorAll('#tracks input').length")
     lanes = lanes or (0, n_lanes - 1)
     left, top = 96, 20
     bar_w = (w - left) / bars
@@ -568,7 +545,7 @@ def test_browser_generate_listen_download(browser, app, runs):
     select_bars(browser, 5, 6, 16, lanes=(1, 3))
     text = browser.find_element("id", "selection").text
     assert text.startswith("Selected: bars 5–6") and not browser.find_element("id", "infill").get_attribute("disabled")
-    screenshot(browser)  # the infill test takes it again, after an infill, where a coconet run exists
+    screenshot(browser)  # the infill test takes it again, after an infill
     browser.find_element("id", "infill").click()  # an lstm run cannot: its one-line message on the page
     wait_for(browser, "return document.getElementById('message').textContent.includes('cannot infill')", 30,
              "the lstm run's refusal")
@@ -603,8 +580,8 @@ def test_browser_audio_run_plays_and_draws_its_spectrogram(browser, app):
     assert browser.execute_script("return document.getElementById('player').src").endswith(".wav")
 
 
-def test_browser_infill_two_bars_and_screenshot(browser, app, runs):
-    run = coconet_id(runs, app)
+def test_browser_infill_two_bars_and_screenshot(browser, app):
+    run = "coconet"
     open_page(browser, app, run)
     generate_in_page(browser, 8)
     first = browser.execute_script("return window.studio.piece")

@@ -59,6 +59,10 @@ CHECKPOINTS = ("best.pt", "checkpoint.pt")
 MIDI_TYPES = ("audio/midi", "audio/x-midi", "application/octet-stream", "")
 
 
+def _one_line(e: BaseException, limit: int = 300) -> str:
+    return " ".join(str(e).split())[:limit]
+
+
 class RequestError(Exception):
     """A bad request: answered with ``status`` and ``{"error": message}``."""
 
@@ -138,13 +142,15 @@ class Runs:
         with self._guard:
             return self._locks.setdefault(run_id, threading.Lock())
 
+    def loaded(self, run_id: str) -> bool:
+        return run_id in self._models
+
     def model(self, run_id: str):
         """The loaded model (loaded once). Call with ``lock(run_id)`` held."""
-        path = self.path(run_id)
-        if run_id not in self._models:
+        if run_id not in self._models:  # a loaded run's path is not looked up (and runs_dir not walked) again
             from ..generation import load
 
-            self._models[run_id] = load(path)
+            self._models[run_id] = load(self.path(run_id))
         return self._models[run_id]
 
 
@@ -369,29 +375,21 @@ class Studio:
 
     def upload(self, data: bytes, filename: str) -> dict:
         """A MIDI file from the page -> a piece, read as ``prepare`` reads files."""
-        from ..io.midi import UnreadableFile, read_song
+        from ..io.files import atomic_write_bytes
+        from ..io.midi import UnreadableFile, midi_bytes_to_song
 
         name = (re.sub(r"[^\w.\- ()]", "_", filename.replace("\\", "/").rsplit("/", 1)[-1]) or "upload.mid")[:80]
         if not data:
             raise RequestError(f"{name}: empty file")
-        piece = self._new_piece(name)
-        path = self.tmp / f"{piece.id}.mid"
-        path.write_bytes(data)
         try:
-            song = read_song(path, 4)
+            song = midi_bytes_to_song(data, 4)  # what read_song does with a MIDI file's bytes
         except UnreadableFile as e:
-            self._drop(piece)
             raise RequestError(f"{name}: {e}") from None
         if not len(song.notes):
-            self._drop(piece)
             raise RequestError(f"{name}: no notes in this file")
-        piece.midi, piece.song = path, song
+        piece = self._new_piece(name)
+        piece.song, piece.midi = song, atomic_write_bytes(self.tmp / f"{piece.id}.mid", data)
         return {"piece": piece.id, "name": name, "midi": f"/files/{piece.id}.mid", "roll": roll_json(song)}
-
-    def _drop(self, piece: Piece) -> None:
-        with self._lock:
-            self.pieces.pop(piece.id, None)
-        (self.tmp / f"{piece.id}.mid").unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ jobs
 
@@ -399,8 +397,7 @@ class Studio:
         if not isinstance(body, dict):
             raise RequestError("expected a JSON object")
         run_id = body.get("run")
-        self.runs.path(run_id)  # unknown run: refused now, not in the job
-        kind = self.runs.describe(run_id, self.runs.path(run_id))["kind"]
+        kind = self.runs.describe(run_id, self.runs.path(run_id))["kind"]  # unknown run: refused now, not in the job
         work = getattr(self, f"_{action}")
         args = self._check(action, body, kind)
         job = Job(secrets.token_hex(8), action)
@@ -449,15 +446,15 @@ class Studio:
         try:
             with self.runs.lock(run_id):
                 job.state, job.started = "running", time.monotonic()
-                if run_id not in self.runs._models:
+                if not self.runs.loaded(run_id):
                     job.stage = "loading the model"
                 model = self.runs.model(run_id)
                 work(job, run_id, model, **args)
             job.stage, job.state = "done", "done"
         except (MuseganError, RequestError) as e:
-            job.error, job.state = " ".join(str(e).split())[:300], "error"
+            job.error, job.state = _one_line(e), "error"
         except Exception as e:  # a bug, or the machine: still one line on the page
-            job.error, job.state = f"{type(e).__name__}: {' '.join(str(e).split())[:250]}", "error"
+            job.error, job.state = f"{type(e).__name__}: {_one_line(e, 250)}", "error"
 
     def _generate(self, job: Job, run_id: str, model, seed, temperature, top_p, bars=None, seconds=None,
                   primer=None):
@@ -536,7 +533,7 @@ class Studio:
             try:
                 model = self.runs.model(run_id)
             except MuseganError as e:
-                raise RequestError(" ".join(str(e).split())[:300], HTTPStatus.UNPROCESSABLE_ENTITY) from None
+                raise RequestError(_one_line(e), HTTPStatus.UNPROCESSABLE_ENTITY) from None
         return model_summary(run_id, model)
 
     def list_runs(self) -> dict:
@@ -593,11 +590,11 @@ def _handler(app: Studio):
             except RequestError as e:
                 self._error(str(e), e.status)
             except MuseganError as e:
-                self._error(" ".join(str(e).split())[:300], HTTPStatus.UNPROCESSABLE_ENTITY)
+                self._error(_one_line(e), HTTPStatus.UNPROCESSABLE_ENTITY)
             except (BrokenPipeError, ConnectionResetError):
                 pass
             except Exception as e:  # noqa: BLE001 - the page gets one line, never a traceback
-                self._error(f"server error: {type(e).__name__}: {' '.join(str(e).split())[:200]}", 500)
+                self._error(f"server error: {type(e).__name__}: {_one_line(e, 200)}", 500)
 
         def _local_host(self) -> bool:
             """A Host header naming this machine: a web page elsewhere cannot reach the
@@ -620,9 +617,11 @@ def _handler(app: Studio):
                                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             return self.rfile.read(length) if length > 0 else b""
 
+        def _ctype(self) -> str:
+            return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
         def _json_body(self):
-            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if ctype != "application/json":  # also keeps other sites' forms out: they cannot send it unasked
+            if self._ctype() != "application/json":  # also keeps other sites' forms out: they cannot send it unasked
                 raise RequestError("expected Content-Type: application/json", HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
             try:
                 return json.loads(self._body(MAX_JSON) or b"null")
@@ -674,8 +673,7 @@ def _handler(app: Studio):
         def _post(self):
             path = urllib.parse.urlsplit(self.path).path
             if path == "/api/upload":
-                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-                if ctype not in MIDI_TYPES:
+                if self._ctype() not in MIDI_TYPES:
                     raise RequestError("expected a MIDI file as the body (Content-Type audio/midi)",
                                        HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
                 data = self._body(app.max_upload)

@@ -13,10 +13,9 @@ const state = { limit: 2 << 20, run: null, piece: null, upload: null, selection:
 
 // --------------------------------------------------------------------------- messages, progress
 
-function message(text, kind) {
+function message(text) {
   const m = $("message");
   m.textContent = text || "";
-  m.className = kind || "";
   m.hidden = !text;
 }
 
@@ -29,6 +28,19 @@ function setBusy(busy) {
   if (busy) $("player").pause();  // new music is coming; the old stops (and its playhead with it)
   studio.busy = busy;
   refreshButtons();
+}
+
+// Work that makes the page busy: its error becomes the message, and the page is free again after.
+async function busyWith(work) {
+  setBusy(true);
+  try {
+    await work();
+  } catch (e) {
+    message(e.message);
+  } finally {
+    progress("");
+    setBusy(false);
+  }
 }
 
 function refreshButtons() {
@@ -128,7 +140,6 @@ async function generate() {
   const t0 = performance.now();
   studio.timing = { clicked: t0 };
   message("");
-  setBusy(true);
   const body = params();
   const audioRun = state.run.kind === "audio";
   if (audioRun) body.seconds = $("seconds").value.trim();
@@ -136,7 +147,7 @@ async function generate() {
     body.bars = $("bars").value.trim();
     if ($("use-primer").checked && state.upload) body.primer = state.upload.piece;
   }
-  try {
+  await busyWith(async () => {
     let shown = null;
     const result = await runJob("/api/generate", body, (r) => {
       if (r.roll && shown !== r.piece) { shown = r.piece; showPiece(r); studio.timing.roll = performance.now() - t0; }
@@ -144,12 +155,7 @@ async function generate() {
     });
     if (audioRun) { drawSpectrogram(result.spectrogram); showAudioPiece(result); } else showPiece(result);
     play(result.wav, t0);
-  } catch (e) {
-    message(e.message);
-  } finally {
-    progress("");
-    setBusy(false);
-  }
+  });
 }
 
 async function infill() {
@@ -173,18 +179,12 @@ async function harmonize() {
 async function transform(url, body) {
   const t0 = performance.now();
   message("");
-  setBusy(true);
-  try {
-    const keep = state.selection;
+  const keep = state.selection;
+  await busyWith(async () => {
     const result = await runJob(url, body);
     showPiece(result, keep);
     play(result.wav, t0);
-  } catch (e) {
-    message(e.message);
-  } finally {
-    progress("");
-    setBusy(false);
-  }
+  });
 }
 
 async function upload(file) {
@@ -194,21 +194,15 @@ async function upload(file) {
     message(`${file.name}: file too large: ${(file.size / 1e6).toFixed(1)} MB (the limit is ${(state.limit / 1e6).toFixed(1)} MB)`);
     return;
   }
-  setBusy(true);
-  progress("reading the file…");
-  try {
+  await busyWith(async () => {
+    progress("reading the file…");
     const r = await api("POST", "/api/upload", file, { "Content-Type": "audio/midi", "X-Filename": encodeURIComponent(file.name) });
     state.upload = r;
     $("upload-name").textContent = `${r.name}: ${r.roll.bars} bars, ${r.roll.notes.length} notes`;
     showPiece(r);
     $("player").removeAttribute("src");
-  } catch (e) {
-    message(e.message);
-  } finally {
-    progress("");
-    setBusy(false);
-    $("upload").value = "";
-  }
+  });
+  $("upload").value = "";
 }
 
 function play(wav, t0) {
@@ -312,6 +306,11 @@ function renderRoll() {
   drawOverlay();
 }
 
+// The playhead's x on the overlay for the player's time.
+function playheadAt(roll, width) {
+  return Math.round(LEFT + ($("player").currentTime / roll.seconds_per_step) * (width - LEFT) / roll.n_steps);
+}
+
 // The selection and the playhead, on a canvas over the roll: the roll itself is drawn once.
 let playheadX = -1;
 function drawOverlay() {
@@ -333,7 +332,7 @@ function drawOverlay() {
   }
   const player = $("player");
   if (!player.paused && state.piece.wav && player.src.endsWith(state.piece.wav)) {
-    const x = Math.round(LEFT + (player.currentTime / roll.seconds_per_step) * sx);
+    const x = playheadAt(roll, canvas.width);
     if (x <= canvas.width) { ctx.fillStyle = "#ffffff"; ctx.fillRect(x, TOP, 2, canvas.height - TOP); playheadX = x; }
   }
 }
@@ -344,8 +343,7 @@ let animating = false;
 function animate() {
   const player = $("player"), roll = state.piece && state.piece.roll;
   if (player.paused || !roll) { animating = false; return; }
-  const sx = ($("overlay").width - LEFT) / roll.n_steps;
-  if (Math.round(LEFT + (player.currentTime / roll.seconds_per_step) * sx) !== playheadX) drawOverlay();
+  if (playheadAt(roll, $("overlay").width) !== playheadX) drawOverlay();
   requestAnimationFrame(animate);
 }
 function startPlayhead() {
