@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MuseganError
-from .voices import VoiceHead, nucleus, nucleus_bits
+from .voices import VoiceHead, draw_bits, draw_classes
 
 
 class Phase(NamedTuple):
@@ -92,10 +92,7 @@ class BernoulliHead(nn.Module):
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
                top_p: float = 1.0) -> torch.Tensor:
         """``(B, H)`` -> ``(B, F)`` 0/1 frame (``top_p``: see ``voices.nucleus_bits``)."""
-        logits = self.proj(h).float()
-        if temperature <= 0:
-            return (logits > 0).float()
-        return torch.bernoulli(nucleus_bits(torch.sigmoid(logits / temperature), top_p), generator=generator)
+        return draw_bits(self.proj(h).float(), temperature, generator, top_p)
 
 
 class GaussianHead(nn.Module):
@@ -166,12 +163,7 @@ class CategoricalHead(nn.Module):
         by ``temperature`` (0: the likeliest class), only from the nucleus of ``top_p``
         of the mass (see ``voices.nucleus``)."""
         logits = self.proj(h).float()
-        if temperature <= 0:
-            index = logits.argmax(-1)
-        else:
-            probs = nucleus(torch.softmax(logits / temperature, -1), top_p)
-            index = torch.multinomial(probs, 1, generator=generator)[:, 0]
-        return F.one_hot(index, logits.shape[-1]).float()
+        return F.one_hot(draw_classes(logits, temperature, generator, top_p), logits.shape[-1]).float()
 
 
 HEADS = {"bernoulli": "binary", "nade": "binary", "gaussian": "continuous", "categorical": "tokens"}

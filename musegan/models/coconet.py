@@ -43,7 +43,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from ..errors import MuseganError
 from .base import Phase, position_features
 from .conv import _ChannelNorm
-from .voices import nucleus, nucleus_bits
+from .voices import draw_bits, draw_classes
 
 REST = 0  # a voice's classes: rest, 1 + p (sustain pitch p), 1 + P + p (strike pitch p)
 
@@ -247,21 +247,8 @@ class CoconetModel(nn.Module):
 
     # -- sampling -------------------------------------------------------------------
     def _draw(self, logits: list, temperature: float, generator, top_p: float) -> list:
-        out = []
-        for k, lg in enumerate(logits):
-            if self.mono[k]:
-                if temperature <= 0:
-                    out.append(lg.argmax(-1))
-                else:
-                    probs = nucleus(torch.softmax(lg / temperature, -1), top_p).flatten(0, 1)
-                    out.append(torch.multinomial(probs, 1, generator=generator)[:, 0].view(lg.shape[:2]))
-            else:
-                if temperature <= 0:
-                    out.append((lg > 0).float())
-                else:
-                    out.append(torch.bernoulli(nucleus_bits(torch.sigmoid(lg / temperature), top_p),
-                                               generator=generator))
-        return out
+        return [draw_classes(lg, temperature, generator, top_p) if self.mono[k] else
+                draw_bits(lg, temperature, generator, top_p) for k, lg in enumerate(logits)]
 
     def _bits(self, state: list) -> torch.Tensor:
         """Per-track state (voice classes, or polyphonic bits) -> frames ``(B, T, F)``."""

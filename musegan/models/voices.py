@@ -42,6 +42,23 @@ def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return kept / kept.sum(-1, keepdim=True)
 
 
+def draw_classes(logits: torch.Tensor, temperature: float, generator=None, top_p: float = 1.0) -> torch.Tensor:
+    """Classes ``(...)`` drawn from logits ``(..., C)``: the softmax of ``logits /
+    temperature`` within its top-``top_p`` nucleus (temperature 0: the likeliest)."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = nucleus(torch.softmax(logits / temperature, -1), top_p)
+    return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).view(probs.shape[:-1])
+
+
+def draw_bits(logits: torch.Tensor, temperature: float, generator=None, top_p: float = 1.0) -> torch.Tensor:
+    """Independent 0/1 bits drawn from logits: ``sigmoid(logits / temperature)``, each
+    within its nucleus (``nucleus_bits``; temperature 0: the likelier value)."""
+    if temperature <= 0:
+        return (logits > 0).float()
+    return torch.bernoulli(nucleus_bits(torch.sigmoid(logits / temperature), top_p), generator=generator)
+
+
 def nucleus_bits(p: torch.Tensor, top_p: float) -> torch.Tensor:
     """Top-p for independent bits: a bit whose likelier value has at least ``top_p`` of
     the mass takes that value; the others keep their probability."""
@@ -141,9 +158,7 @@ class VoiceHead(nn.Module):
         notes = self.out[k].sample(z, temperature, generator, top_p=top_p)
         if self.C == 1:
             return notes[:, None]
-        logits = self.restrike[str(k)](z).float()
-        p = (logits > 0).float() if temperature <= 0 else nucleus_bits(torch.sigmoid(logits / temperature), top_p)
-        again = torch.bernoulli(p, generator=generator)
+        again = draw_bits(self.restrike[str(k)](z).float(), temperature, generator, top_p)
         before = prev_track[:, 0]
         return torch.stack([notes, notes * (1 - before) + notes * before * again], 1)
 
@@ -196,12 +211,7 @@ class VoiceHead(nn.Module):
         for k in range(self.K):
             z = self._inputs(k, h, torch.cat(parts, -1) if parts else h.new_zeros(B, 0))
             if self.mono[k]:
-                logits = self._logits(k, z, prev_tr[:, k])
-                if temperature <= 0:
-                    cls = logits.argmax(-1)
-                else:
-                    probs = nucleus(torch.softmax(logits / temperature, -1), top_p)
-                    cls = torch.multinomial(probs, 1, generator=generator)[:, 0]
+                cls = draw_classes(self._logits(k, z, prev_tr[:, k]), temperature, generator, top_p)
                 parts.append(self.bits(cls, prev_tr[:, k]).flatten(1))
             else:
                 held, sounded = self.held(prev_tr[:, k])
