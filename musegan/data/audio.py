@@ -90,12 +90,18 @@ class SpectrogramDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def window_start(self, index: int) -> int:
+        """Where window ``index`` starts in the stream of the files (jittered by up to a
+        hop, seeded by the index, when training)."""
         start = int(self.items[index % len(self.items)])
         total = int(self.starts[-1])
         if self.jitter and total > self.window:
             rng = np.random.default_rng([self.seed, int(index)])
             start = min(start + int(rng.integers(0, self.hop)), total - self.window)
+        return start
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        start, total = self.window_start(index), int(self.starts[-1])
         out = np.full((self.window, self.width), self.silence, np.float32)
         end = min(start + self.window, total)
         k = int(np.searchsorted(self.starts, start, side="right")) - 1  # the file the window starts in

@@ -97,11 +97,7 @@ class TokenDataset(SpectrogramDataset):
         self.silent_id = int(assign(np.full((1, self.codebook.shape[1]), self.silence, np.float32), self.codebook)[0])
 
     def window_ids(self, index: int) -> torch.Tensor:
-        start = int(self.items[index % len(self.items)])
-        total = int(self.starts[-1])
-        if self.jitter and total > self.window:
-            rng = np.random.default_rng([self.seed, int(index)])
-            start = min(start + int(rng.integers(0, self.hop)), total - self.window)
+        start, total = self.window_start(index), int(self.starts[-1])
         out = torch.full((self.window,), self.silent_id, dtype=torch.int64)
         part = self.ids[start : start + self.window]
         out[: len(part)] = part
