@@ -405,21 +405,26 @@ class AudioModel:
     def sr(self) -> int:
         return int(self.stats["sr"])
 
-    def generate_spectrogram(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None,
-                             top_p: float = 1.0) -> torch.Tensor:
-        """Sample ``seconds`` of normalized log-spectrogram: ``(channels, n_bins, n_frames)``
-        (``top_p`` < 1: a Gaussian head's noise clipped to its central ``top_p``)."""
+    def generate_frames(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None,
+                        top_p: float = 1.0) -> torch.Tensor:
+        """Sample the model's frames ``(n_frames, F)`` for ``seconds`` of audio (as many as
+        an STFT of that many samples has)."""
         if not seconds > 0:
             raise MuseganError(f"seconds={seconds}: expected more than 0")
         temperature = 1.0 if temperature is None else temperature
         check_sampling(temperature, top_p)
-        n_frames = 1 + -(-int(round(seconds * self.sr)) // self.stats["hop_length"])  # an STFT of that many samples
+        n_frames = 1 + -(-int(round(seconds * self.sr)) // self.stats["hop_length"])
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
         with one_thread(device):
-            frames = self.model.generate(1, n_frames, temperature=temperature, generator=gen,
-                                         top_p=top_p)[0]  # (T, C * bins)
-        return frames.reshape(n_frames, self.stats["channels"], self.stats["n_bins"]).permute(1, 2, 0)
+            return self.model.generate(1, n_frames, temperature=temperature, generator=gen, top_p=top_p)[0]
+
+    def generate_spectrogram(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None,
+                             top_p: float = 1.0) -> torch.Tensor:
+        """Sample ``seconds`` of normalized log-spectrogram: ``(channels, n_bins, n_frames)``
+        (``top_p`` < 1: a Gaussian head's noise clipped to its central ``top_p``)."""
+        frames = self.generate_frames(seconds, seed, temperature, top_p)  # (T, C * bins)
+        return frames.reshape(len(frames), self.stats["channels"], self.stats["n_bins"]).permute(1, 2, 0)
 
     def generate(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None, n_iter: int = 8,
                  top_p: float = 1.0):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import MuseganError, warn
-from ..generation import AudioModel, check_sampling, one_thread, spectrogram_to_audio
+from ..generation import AudioModel, spectrogram_to_audio
 from ..representations.tokens import assign, cut_grain, learn_codebook, nearest_frames, overlap_add
 from .audio import SpectrogramDataset
 
@@ -134,16 +134,7 @@ class TokenAudioModel(AudioModel):
     def generate_tokens(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None,
                         top_p: float = 1.0) -> torch.Tensor:
         """Sample the token ids ``(n_frames,)`` of ``seconds`` of audio."""
-        if not seconds > 0:
-            raise MuseganError(f"seconds={seconds}: expected more than 0")
-        temperature = 1.0 if temperature is None else temperature
-        check_sampling(temperature, top_p)
-        n_frames = 1 + -(-int(round(seconds * self.sr)) // self.stats["hop_length"])
-        device = next(self.model.parameters()).device
-        gen = torch.Generator(device=device).manual_seed(int(seed))
-        with one_thread(device):
-            frames = self.model.generate(1, n_frames, temperature=temperature, generator=gen, top_p=top_p)[0]
-        return frames.argmax(-1)
+        return self.generate_frames(seconds, seed, temperature, top_p).argmax(-1)
 
     def spectrogram(self, ids: torch.Tensor) -> torch.Tensor:
         """Token ids ``(T,)`` -> their codewords as a normalized spectrogram ``(channels, n_bins, T)``."""
