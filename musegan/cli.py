@@ -150,9 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="default 127.0.0.1 (this machine only); another address warns: the page has no login")
 
     pr = sub.add_parser("render", help="MIDI to 44.1 kHz WAV (FluidSynth, else a basic built-in synthesizer), "
-                                       "or to a piano-roll picture (.png)")
-    pr.add_argument("midi", help="MIDI file")
-    pr.add_argument("--out", required=True, help="output .wav file, or .png for a piano-roll picture")
+                                       "or to a piano-roll picture (.png); audio to a spectrogram picture (.png)")
+    pr.add_argument("midi", help="MIDI file (or WAV / FLAC / OGG: drawn as a spectrogram)")
+    pr.add_argument("--out", required=True, help="output .wav file, or .png for a piano-roll (audio: spectrogram) "
+                                                 "picture")
     pr.add_argument("--soundfont", help="General MIDI .sf2 (default: TimGM6mb.sf2, shipped with pretty_midi)")
     pr.add_argument("--synth", default="auto", choices=["auto", "fluidsynth", "numpy"],
                     help="default auto: FluidSynth when installed, else the built-in synthesizer")

@@ -416,8 +416,15 @@ class AudioModel:
         n_frames = 1 + -(-int(round(seconds * self.sr)) // self.stats["hop_length"])
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
+        forbid = self.forbid()
         with one_thread(device):
-            return self.model.generate(1, n_frames, temperature=temperature, generator=gen, top_p=top_p)[0]
+            return self.model.generate(1, n_frames, temperature=temperature, generator=gen, top_p=top_p,
+                                       **({} if forbid is None else {"forbid": forbid}))[0]
+
+    def forbid(self):
+        """What the sampler of :meth:`generate_frames` may not draw next (``forbid`` of
+        ``FrameModel.complete``); None: anything (token runs forbid copies)."""
+        return None
 
     def generate_spectrogram(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None,
                              top_p: float = 1.0) -> torch.Tensor:

@@ -60,11 +60,16 @@ def render_midi(pm, sr: int = SAMPLE_RATE, soundfont=None, synth: str = "auto") 
 def render_file(midi_path, out, soundfont=None, synth: str = "auto", sr: int = SAMPLE_RATE,
                 seconds: float | None = None) -> Path:
     """Render a MIDI file (its first ``seconds``, when given) to a WAV file (16-bit,
-    ``sr``), or to a piano-roll picture (.png); returns the path."""
-    from .io.audio import write_wav
+    ``sr``), or to a piano-roll picture (.png); an audio file (WAV, FLAC, OGG) to a
+    spectrogram picture (.png); returns the path."""
+    from .io.audio import AUDIO_SUFFIXES, write_wav
     from .io.midi import UnreadableFile, read_pretty_midi
 
     out = Path(out)
+    if Path(midi_path).suffix.lower() in AUDIO_SUFFIXES:
+        if out.suffix.lower() != ".png":
+            raise MuseganError(f"--out {out}: {midi_path} is audio; expected a .png (spectrogram picture) file")
+        return render_spectrogram(midi_path, out, seconds)
     if out.suffix.lower() == ".png":
         return render_picture(midi_path, out)
     if out.suffix.lower() != ".wav":
@@ -88,6 +93,21 @@ def render_picture(midi_path, out, resolution: int = 4) -> Path:
     except UnreadableFile as e:
         raise MuseganError(f"{midi_path}: {e}") from None
     return write_png(out, pianoroll_picture(song))
+
+
+def render_spectrogram(audio_path, out, seconds: float | None = None) -> Path:
+    """A log-mel spectrogram picture of an audio file (its first ``seconds``, when given)
+    as PNG (``picture.spectrogram_picture``)."""
+    from .io.audio import read_audio
+    from .io.files import write_png
+    from .io.midi import UnreadableFile
+    from .picture import spectrogram_picture
+
+    try:
+        y, sr = read_audio(audio_path, SAMPLE_RATE)
+    except UnreadableFile as e:
+        raise MuseganError(f"{audio_path}: {e}") from None
+    return write_png(out, spectrogram_picture(y if seconds is None else y[..., :int(round(seconds * sr))], sr))
 
 
 def _normalize(y: np.ndarray, peak: float = 0.9) -> np.ndarray:

@@ -54,3 +54,22 @@ def test_render_writes_a_picture_of_a_midi_file(tmp_path, capsys):
     assert img.shape[0] == (67 + 2 - (60 - 2) + 1) * 3 and (img == PALETTE[0]).all(-1).any()
     assert main(["render", str(tmp_path / "a.mid"), "--out", str(tmp_path / "a.jpg")]) == 2
     assert ".png (piano-roll picture)" in capsys.readouterr().err
+
+
+def test_render_draws_a_spectrogram_of_a_wav_with_its_tone_at_the_labelled_frequency(tmp_path):
+    import soundfile as sf
+
+    sr = 44100
+    t = np.arange(sr) / sr
+    y = np.concatenate([0.5 * np.sin(2 * np.pi * 1000 * t), np.zeros(sr)]).astype(np.float32)  # 1 s tone, 1 s silence
+    sf.write(tmp_path / "tone.wav", y, sr)
+    assert main(["render", str(tmp_path / "tone.wav"), "--out", str(tmp_path / "tone.png")]) == 0
+    img = decode_png((tmp_path / "tone.png").read_bytes()).astype(int)
+    ticks = 6 + np.flatnonzero((img[6:-18, 41] == 40).all(-1))  # the frequency ticks left of the body, top down:
+    assert len(ticks) == 6  # 10 kHz, 5 kHz, 2 kHz, 1 kHz, 500 Hz, 100 Hz
+    left, body = 44, img[6:-18, 44:-10]
+    brightness = body.sum(-1)
+    tone_cols = slice(20, 140)  # frames 10-70 (two pixels a frame): inside the tone
+    assert abs(6 + int(np.argmax(brightness[:, tone_cols].mean(1))) - ticks[3]) <= 3
+    assert brightness[:, 200:330].max() < 60  # the silent second is dark
+    assert main(["render", str(tmp_path / "tone.wav"), "--out", str(tmp_path / "tone.mid")]) == 2

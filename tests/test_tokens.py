@@ -1,5 +1,7 @@
 """Audio tokens (data.kind=tokens): the k-means codebook and its grains, the categorical
 head, and a tiny run end to end (train, checkpoint, generate 44.1 kHz WAV)."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -7,15 +9,15 @@ import torch
 
 import musegan
 from musegan.cli import main
-from musegan.config import DataConfig
+from musegan.config import DataConfig, RunConfig
 from musegan.data.dataset import PreparedCorpus
 from musegan.data.prepare import prepare_corpus
-from musegan.data.tokens import TokenDataset, learn_tokens
+from musegan.data.tokens import TokenAudioModel, TokenDataset, learn_tokens
 from musegan.errors import MuseganError
 from musegan.io.checkpoint import load_checkpoint
 from musegan.kinds import get_kind
-from musegan.models.base import CategoricalHead
-from musegan.representations.tokens import assign, cut_grain, overlap_add
+from musegan.models.base import CategoricalHead, FrameModel
+from musegan.representations.tokens import CopyGuard, assign, cut_grain, ngram_table, overlap_add
 
 torch.set_num_threads(1)
 SR = 44100
@@ -121,6 +123,7 @@ def test_tiny_token_run_trains_checkpoints_plain_data_and_writes_44k_wav(wavs, t
     ckpt = load_checkpoint(run / "checkpoint.pt")  # weights_only=True
     assert plain(ckpt["info"]) and plain(ckpt["config"])
     assert ckpt["info"]["codebook"].shape == (16, 128) and ckpt["info"]["grains"].shape == (16, 4, 1, 1024)
+    assert ckpt["info"]["train_ids"].dtype == torch.int16 and len(ckpt["info"]["train_ids"]) > 100
     assert list((run / "samples").glob("*.wav"))
     out = tmp_path / f"{family}.wav"
     assert main(["generate", str(run), "--out", str(out), "--seconds", "1.5", "--seed", "3", "--top-p", "0.9"]) == 0
@@ -155,3 +158,91 @@ def test_token_windows_are_the_stream_of_ids(wavs, tmp_path):
     x = ds[1]
     assert x.shape == (32, 4) and torch.equal(x.sum(-1), torch.ones(32))
     assert torch.equal(x.argmax(-1), ds.ids[16:48])
+
+
+class Copier(FrameModel):
+    """A token model that has learned its training stream by heart: the next token is the
+    one that followed the previous token in training (logit 12 against 0)."""
+
+    def __init__(self, successor: torch.Tensor):
+        v = len(successor)
+        super().__init__(SimpleNamespace(n_features=v, n_tracks=0, steps_per_bar=0, head="categorical"))
+        self.head = CategoricalHead(v, v)
+        with torch.no_grad():
+            self.head.proj.weight.zero_()
+            self.head.proj.bias.zero_()
+            self.head.proj.weight[successor, torch.arange(v)] = 12.0
+
+    def init_state(self, batch_size, device):
+        return None
+
+    def step(self, frame, state, t):
+        return frame, state  # the state is the previous token, one-hot
+
+
+def copier_player(stream, max_copy_seconds):
+    v = int(stream.max()) + 1
+    successor = torch.zeros(v, dtype=torch.int64)
+    successor[stream[:-1]] = stream[1:]
+    config = RunConfig(model="lstm", data=DataConfig(kind="tokens"))
+    stats = {"sr": SR, "hop_length": 512, "channels": 1, "n_bins": 3}
+    info = {"stats": stats, "codebook": torch.zeros(v, 3), "grains": None, "train_ids": stream.to(torch.int16)}
+    player = TokenAudioModel(Copier(successor), config, info)
+    player.max_copy_seconds, player.copy_groups = max_copy_seconds, 0
+    return player
+
+
+def ngrams(ids, n):
+    return {tuple(ids[i:i + n]) for i in range(len(ids) - n + 1)}
+
+
+def test_copy_guard_keeps_a_copying_model_from_every_training_ngram_of_its_length():
+    stream = torch.randperm(40, generator=torch.Generator().manual_seed(0))  # no token repeats
+    frames_per_second = SR / 512
+    off = copier_player(stream, 0.0)
+    assert off.forbid() is None
+    train = stream.tolist()
+    copied = off.generate_tokens(seconds=1.0, seed=0).tolist()
+    assert len(ngrams(copied, 8) & ngrams(train, 8)) > 10  # unguarded, it recites its training stream
+    for n in (2, 3, 5):
+        on = copier_player(stream, n / frames_per_second)
+        assert on.copy_frames == n
+        ids = on.generate_tokens(seconds=1.0, seed=0).tolist()
+        assert not ngrams(ids, n) & ngrams(train, n), n
+        if n > 2:  # shorter stretches of it are allowed, and the model still takes them
+            assert ngrams(ids, n - 1) & ngrams(train, n - 1)
+
+
+def test_copy_guard_bans_only_what_followed_the_training_prefix_and_held_tokens_unless_told():
+    stream = np.array([5, 1, 2, 3, 7, 7, 7, 7, 4, 1, 2, 6])
+    guard, lenient = CopyGuard(stream, 3, 8), CopyGuard(stream, 3, 8, skip_held=True)
+    assert len(guard.table) == 9 and len(lenient.table) == 8  # lenient: (7, 7, 7) left out
+
+    def frames(*rows):  # one (B, V) one-hot frame per step, the rows of a batch side by side
+        return [torch.nn.functional.one_hot(torch.tensor(step), 8).float() for step in zip(*rows)]
+
+    assert guard(frames([1])) is None  # fewer than n - 1 tokens drawn: nothing to check
+    history = frames([1, 2], [3, 7], [7, 7], [2, 1])
+    assert [np.flatnonzero(b).tolist() for b in guard(history).numpy()] == [[3, 6], [7], [4, 7], []]
+    #       1 2 -> 3 or 6 | 3 7 -> 7 | 7 7 -> 4 or 7 | 2 1: no training prefix
+    assert [np.flatnonzero(b).tolist() for b in lenient(history).numpy()] == [[3, 6], [7], [4], []]
+
+
+def test_categorical_head_draws_no_banned_class_unless_all_are():
+    head = CategoricalHead(4, 5)
+    h = torch.zeros(2000, 4)
+    banned = torch.zeros(2000, 5, dtype=torch.bool)
+    banned[:1000, :3] = True
+    banned[1000:] = True  # every class banned: drawn as if none were
+    g = torch.Generator().manual_seed(0)
+    drawn = head.sample(h, 1.0, g, banned=banned).argmax(-1)
+    assert (drawn[:1000] >= 3).all() and len(set(drawn[1000:].tolist())) == 5
+    assert (head.sample(h[:4], 0.0, banned=banned[:4]).argmax(-1) >= 3).all()
+
+
+def test_copy_guard_by_groups_also_bans_a_copy_made_of_near_codewords():
+    stream = np.array([0, 2, 4, 6, 8])  # codewords 2k and 2k + 1 are near (one group)
+    history = [torch.nn.functional.one_hot(torch.tensor([t]), 10).float() for t in (1, 3)]  # 0 2's twins
+    assert not CopyGuard(stream, 3, 10)(history).any()
+    banned = CopyGuard(stream, 3, 10, groups=np.arange(10) // 2)(history)
+    assert np.flatnonzero(banned[0].numpy()).tolist() == [4, 5]  # 4 followed 0 2, and 5 is 4's twin

@@ -15,12 +15,19 @@ import torch
 
 from ..errors import MuseganError, warn
 from ..generation import AudioModel, spectrogram_to_audio
-from ..representations.tokens import assign, cut_grain, learn_codebook, nearest_frames, overlap_add
+from ..representations.tokens import (CopyGuard, assign, codeword_groups, cut_grain, learn_codebook, nearest_frames,
+                                     overlap_add)
 from .audio import SpectrogramDataset
 
 MAX_FRAMES = 200_000  # k-means on at most this many frames (evenly spaced over the training files)
 DECODERS = ("grains", "spectra")
 GRAINS = 4  # grains kept per codeword (its nearest frames): a held token draws among them instead of buzzing
+# the copy guard of generation (representations/tokens.py CopyGuard): no stretch of
+# MAX_COPY_SECONDS of the training tokens, compared by groups of near codewords (COPY_GROUPS
+# groups by k-means of the codebook), is drawn; chosen on Sonic Pi's samples as the gentlest
+# guard that left no generated second flagged as a copy (benchmarks/audio/README.md)
+MAX_COPY_SECONDS = 0.1
+COPY_GROUPS = 128
 
 
 def check_decoder(decoder: str) -> None:
@@ -45,7 +52,10 @@ def learn_tokens(corpus, songs: list, stats: dict, size: int, seed: int = 0) -> 
     """The codebook ``(K, D)`` of the training files ``songs`` and per codeword the
     grains of its ``GRAINS`` nearest frames ``(K, GRAINS, channels, 2 * hop)`` float16
     (None when the source files are gone: then only the ``spectra`` decoder is there),
-    as tensors; ``medoids``: per codeword the (file, frame) of those frames."""
+    as tensors; ``medoids``: per codeword the (file, frame) of those frames;
+    ``train_ids``: the token stream of the training files (what the training windows
+    cut, and what :class:`~musegan.representations.tokens.CopyGuard` keeps generation
+    from copying)."""
     if size < 2:
         raise MuseganError(f"data.codebook_size={size}: expected at least 2")
     frames, where = normalized_frames(corpus, songs, stats)
@@ -53,9 +63,11 @@ def learn_tokens(corpus, songs: list, stats: dict, size: int, seed: int = 0) -> 
     sample = frames[pick]
     codebook = learn_codebook(sample, size, seed)
     medoids = where[pick][nearest_frames(sample, codebook, GRAINS).numpy()]  # (K, G, 2): file, frame
-    counts = np.bincount(assign(frames, codebook).numpy(), minlength=len(codebook))
+    ids = assign(frames, codebook)
+    counts = np.bincount(ids.numpy(), minlength=len(codebook))
     return {"codebook": torch.from_numpy(codebook), "grains": medoid_grains(corpus, medoids, stats),
-            "medoids": medoids.tolist(), "codewords_used": int((counts > 0).sum())}
+            "medoids": medoids.tolist(), "codewords_used": int((counts > 0).sum()),
+            "train_ids": ids.to(torch.int16 if len(codebook) <= 32768 else torch.int32)}
 
 
 def medoid_grains(corpus, medoids: np.ndarray, stats: dict):
@@ -122,7 +134,8 @@ def unigram_baseline(train_frames: torch.Tensor, valid_frames: torch.Tensor) -> 
 class TokenAudioModel(AudioModel):
     """A trained model of audio tokens, with its codebook and grains (``info``):
     ``generate(seconds=...)`` -> ``(y, sr)`` as :class:`AudioModel`; ``decoder``
-    (``grains`` or ``spectra``, from ``data.token_decoder``) may be changed."""
+    (``grains`` or ``spectra``, from ``data.token_decoder``), ``max_copy_seconds`` (0: no
+    copy guard) and ``copy_groups`` (0: tokens compared as they are) may be changed."""
 
     def __init__(self, model, config, info: dict):
         super().__init__(model, config, info)
@@ -130,6 +143,38 @@ class TokenAudioModel(AudioModel):
         self.grains = info.get("grains")
         self.decoder = config.data.token_decoder
         check_decoder(self.decoder)
+        self.max_copy_seconds, self.copy_groups = MAX_COPY_SECONDS, COPY_GROUPS
+        self._guard, self._guard_key = None, None
+
+    def forbid(self) -> CopyGuard | None:
+        """The copy guard of ``max_copy_seconds``: no stretch of ``copy_frames`` tokens of
+        the training stream, compared by ``copy_groups`` groups of near codewords, is
+        drawn (None when ``max_copy_seconds`` is 0)."""
+        n = self.copy_frames
+        if n is None:
+            return None
+        if self.copy_groups < 0:
+            raise MuseganError(f"copy_groups={self.copy_groups}: expected 0 (each codeword alone) or more")
+        if "train_ids" not in self.info:
+            if self._guard is None:
+                warn("this token run predates the copy guard (its checkpoint keeps no training token stream): "
+                     "its samples may copy training audio; train it again to guard them")
+                self._guard = False
+            return None
+        key = (n, self.copy_groups)
+        if not self._guard or self._guard_key != key:
+            groups = codeword_groups(self.codebook.numpy(), self.copy_groups) if self.copy_groups else None
+            self._guard, self._guard_key = CopyGuard(self.info["train_ids"], n, len(self.codebook), groups=groups), key
+        return self._guard
+
+    @property
+    def copy_frames(self) -> int | None:
+        """``max_copy_seconds`` in frames: the length of the shortest forbidden stretch."""
+        if self.max_copy_seconds < 0:
+            raise MuseganError(f"max_copy_seconds={self.max_copy_seconds}: expected 0 (off) or more")
+        if self.max_copy_seconds == 0:
+            return None
+        return max(2, int(round(self.max_copy_seconds * self.sr / self.stats["hop_length"])))
 
     def generate_tokens(self, seconds: float = 4.0, seed: int = 0, temperature: float | None = None,
                         top_p: float = 1.0) -> torch.Tensor:

@@ -40,7 +40,8 @@ class Tokens(Spectrogram):
         from ..data.tokens import TokenDataset
 
         stats, window, seed, codebook = info["stats"], config.data.window_frames, config.train.seed, info["codebook"]
-        train = TokenDataset(corpus, train_songs, window, max(1, window // 2), stats, codebook, jitter=True, seed=seed)
+        train = TokenDataset(corpus, train_songs, window, max(1, window // 2), stats, codebook, jitter=True, seed=seed,
+                             ids=info["train_ids"].long())
         return (train, TokenDataset(corpus, valid_songs, window, window, stats, codebook),
                 TokenDataset(corpus, train_songs, window, window, stats, codebook, ids=train.ids))
 

@@ -158,11 +158,15 @@ class CategoricalHead(nn.Module):
         return -(F.log_softmax(self.proj(h).float(), -1) * x.float()).sum(-1)
 
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
-               top_p: float = 1.0) -> torch.Tensor:
+               top_p: float = 1.0, banned: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, H)`` -> ``(B, V)`` one-hot: drawn from the softmax of the logits divided
         by ``temperature`` (0: the likeliest class), only from the nucleus of ``top_p``
-        of the mass (see ``voices.nucleus``)."""
+        of the mass (see ``voices.nucleus``). ``banned`` ``(B, V)`` bool: classes given
+        probability 0 (the rest renormalized) unless a row bans every class, which is
+        then drawn unconstrained."""
         logits = self.proj(h).float()
+        if banned is not None:
+            logits = logits.masked_fill(banned & ~banned.all(-1, keepdim=True), float("-inf"))
         return F.one_hot(draw_classes(logits, temperature, generator, top_p), logits.shape[-1]).float()
 
 
@@ -280,11 +284,12 @@ class FrameModel(nn.Module):
     @torch.no_grad()
     def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
                  generator: torch.Generator | None = None, top_p: float = 1.0,
-                 sounding_start: bool = False) -> torch.Tensor:
+                 sounding_start: bool = False, forbid=None) -> torch.Tensor:
         """Sample ``steps`` frames after an optional primer ``(T_p, F)``; returns
         ``(n, T_p + steps, F)`` frames (0/1, or values for a continuous head) on the CPU.
         ``sounding_start``: without a primer, the first frame is drawn again (up to 50
-        times) while it is silent (for a corpus whose pieces start with a note)."""
+        times) while it is silent (for a corpus whose pieces start with a note).
+        ``forbid``: see :meth:`complete`."""
         n_features = self.config.n_features
         t_p = 0 if primer is None else len(primer)
         frames = torch.zeros(n, t_p + steps, n_features)
@@ -292,18 +297,24 @@ class FrameModel(nn.Module):
         if t_p:
             frames[:, :t_p] = primer.float()
             known[:, :t_p] = True
-        return self.complete(frames, known, temperature, generator, top_p, sounding_start=sounding_start)
+        return self.complete(frames, known, temperature, generator, top_p, sounding_start=sounding_start,
+                             forbid=forbid)
 
     @torch.no_grad()
     def complete(self, frames: torch.Tensor, known: torch.Tensor, temperature: float = 1.0,
                  generator: torch.Generator | None = None, top_p: float = 1.0, iterations=None,
-                 sounding_start: bool = False) -> torch.Tensor:
+                 sounding_start: bool = False, forbid=None) -> torch.Tensor:
         """Frames ``(B, T, F)`` with the cells of ``known`` ``(B, T, K)`` (track by step;
         ``K = 1``: whole frames) kept as given and the others drawn, left to right: a
         sequence model sees only the past, so a known cell informs what comes after it
         (and, within a frame, the tracks drawn after it), never what comes before.
         ``sounding_start``: a first frame with nothing known is drawn again (up to 50
-        times) while it is silent. Returns ``(B, T, F)`` on the CPU."""
+        times) while it is silent. ``forbid`` (categorical head only): called with the
+        frames so far (a list of ``(B, F)``), returns the classes the next frame may not
+        take ``(B, F)`` bool, or None (e.g. ``representations.tokens.CopyGuard``).
+        Returns ``(B, T, F)`` on the CPU."""
+        if forbid is not None and not isinstance(self.head, CategoricalHead):
+            raise MuseganError(f"model.head={self.config.head!r}: forbidden classes need the categorical head")
         device = next(self.parameters()).device
         frames, known = frames.to(device).float(), known.to(device).bool()
         B, T, n_features = frames.shape
@@ -317,22 +328,25 @@ class FrameModel(nn.Module):
             if kt.all():
                 prev = frames[:, t]
             else:
-                new = self._draw(h, prev, frames[:, t], kt, size, temperature, generator, top_p)
+                banned = None if forbid is None else forbid(out)
+                new = self._draw(h, prev, frames[:, t], kt, size, temperature, generator, top_p, banned)
                 for _ in range(50 if sounding_start and t == 0 and not kt.any() else 0):
                     silent = new.abs().sum(-1) == 0
                     if not silent.any():
                         break
                     new = torch.where(silent[:, None], self._draw(h, prev, frames[:, t], kt, size, temperature,
-                                                                  generator, top_p), new)
+                                                                  generator, top_p, banned), new)
                 prev = new
             out.append(prev)
         return torch.stack(out, 1).cpu() if out else frames.cpu()
 
-    def _draw(self, h, prev, frame, known, size: int, temperature, generator, top_p) -> torch.Tensor:
-        """One frame from the state ``h``, its known tracks (``known`` ``(B, K)``) as in ``frame``."""
+    def _draw(self, h, prev, frame, known, size: int, temperature, generator, top_p, banned=None) -> torch.Tensor:
+        """One frame from the state ``h``, its known tracks (``known`` ``(B, K)``) as in
+        ``frame``; ``banned``: classes the categorical head may not draw."""
         if isinstance(self.head, VoiceHead):  # track by track: later tracks see the clamped ones
             return self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, given=(frame, known))
-        new = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p)
+        extra = {} if banned is None else {"banned": banned}
+        new = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, **extra)
         return torch.where(known.repeat_interleave(size, 1), frame, new) if known.any() else new
 
 
