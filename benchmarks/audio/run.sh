@@ -30,10 +30,7 @@ for m in lstm conv; do  # best.pt (lowest validation NLL) and checkpoint.pt (the
   run evaluate runs/sonic-$m/best.pt --reference "$W" --num 32 --seconds 4 --temperature 1.0 --out "$R/eval-$m-best-t1.0.json"
   run evaluate runs/sonic-$m/best.pt --reference "$W" --num 32 --seconds 4 --temperature 0.5 --out "$R/eval-$m-best-t0.5.json"
   run evaluate runs/sonic-$m/checkpoint.pt --reference "$W" --num 32 --seconds 4 --temperature 1.0 --out "$R/eval-$m-checkpoint-t1.0.json"
-  run generate runs/sonic-$m/checkpoint.pt --out samples/audio/sonic-$m-4s-seed0.wav --seconds 4 --seed 0
-  run generate runs/sonic-$m --out samples/audio/sonic-$m-best-4s-seed0.wav --seconds 4 --seed 0
 done
 run evaluate runs/sonic-gan --reference "$W" --num 32 --seconds 4 --temperature 1.0 --out "$R/eval-gan-t1.0.json"
-run generate runs/sonic-gan --out samples/audio/sonic-gan-4s-seed0.wav --seconds 4 --seed 0
 run render samples/bach-lstm-16bars-seed0.mid --out samples/audio/bach-lstm-16bars-seed0-first-20s.wav --seconds 20
 run render samples/pop-lstm.mid --out samples/audio/pop-lstm-first-20s.wav --seconds 20
