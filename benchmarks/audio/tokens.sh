@@ -33,6 +33,8 @@ for m in lstm conv; do  # the guard at its default (0.1 s, 128 groups), as museg
   run evaluate runs/sonic-tokens-$m/checkpoint.pt --reference "$W" --num 32 --seconds 4 --temperature 1.0 \
       --out "$R/eval-tokens-$m-checkpoint-t1.0.json"
 done
+run evaluate runs/sonic-tokens-lstm/best.pt --reference "$W" --num 32 --seconds 4 --temperature 1.0 \
+    --out "$R/eval-tokens-lstm-best-t1.0.json"
 # SpecGAN on log-mel patches: 15 CPU-minutes at most (SIGINT saves the run and stops)
 timeout -s INT 900 taskset -c 0 musegan train --corpus "$W" --model gan --out runs/sonic-gan-15min --steps 1600 --batch-size 32 \
     --quiet --set train.checkpoint_every=200 || true
