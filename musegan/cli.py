@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="0 is greedy; >1 wilder (default 1; coconet runs: their own, 0.5)")
     pg.add_argument("--top-p", type=_unit_float, default=1.0,
                     help="nucleus sampling: keep the likeliest choices that hold this share (default 1: all)")
+    pg.add_argument("--max-copy-seconds", type=_nonneg_float, metavar="S",
+                    help="audio-token runs: draw no stretch of S seconds of the training tokens (default 0.1; 0: "
+                         "no guard)")
     pg.add_argument("--primer", help="MIDI file to continue (or, with --infill / --keep-tracks, to edit)")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
@@ -175,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--tracks", choices=["lpd5", "merge", "keep"], help="track mapping (default: the run's, else lpd5)")
     pe.add_argument("--max-tracks", type=_positive_int, help="rows kept with --tracks keep")
     pe.add_argument("--seconds", type=_positive_float, default=4.0, help="audio runs: seconds per clip (default 4)")
+    pe.add_argument("--max-copy-seconds", type=_nonneg_float, metavar="S",
+                    help="audio-token runs: the copy guard, as for musegan generate")
     pe.add_argument("--segment-bars", type=_positive_int, default=4,
                     help="bars per segment of the classifier two-sample test (default 4; at most --bars)")
 
@@ -245,7 +250,7 @@ def run(argv=None) -> int:
                                tracks=args.tracks, harmonize=args.harmonize, keep_tracks=args.keep_tracks,
                                as_tracks=args.as_tracks, key=args.key, tempo=args.tempo,
                                programs=dict(args.program) or None, time_signature=args.time_signature,
-                               iterations=args.iterations)
+                               iterations=args.iterations, max_copy_seconds=args.max_copy_seconds)
         for path in paths:
             print(path)
         return 0
@@ -264,7 +269,7 @@ def run(argv=None) -> int:
 
         r = evaluate(args.generated, args.reference, args.out, args.num, args.bars, args.seed, args.temperature,
                      args.resolution, args.max_samples, args.tracks, args.max_tracks, args.seconds,
-                     segment_bars=args.segment_bars, top_p=args.top_p)
+                     segment_bars=args.segment_bars, top_p=args.top_p, max_copy_seconds=args.max_copy_seconds)
         print(f"written to {r['out']}")
         return 0
     if args.command == "benchmark":

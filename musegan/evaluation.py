@@ -168,21 +168,24 @@ def generate_samples(model, num: int, bars: int, seed: int, temperature: float, 
 
 def evaluate(generated, reference, out=None, num: int = 100, bars: int = 8, seed: int = 0,
              temperature: float | None = None, resolution: int = 24, max_samples: int = 200, tracks=None,
-             max_tracks=None, seconds: float = 4.0, segment_bars: int = 4, top_p: float = 1.0, log=print) -> dict:
+             max_tracks=None, seconds: float = 4.0, segment_bars: int = 4, top_p: float = 1.0, log=print,
+             max_copy_seconds: float | None = None) -> dict:
     """Score ``generated`` (a run: ``num`` samples of ``bars`` bars are generated; or a
     folder of music files) beside ``reference`` (a folder of music files or a prepared
     folder), with a classifier two-sample test on both cut into segments of
     ``segment_bars`` bars (:func:`two_sample_test`); writes the report as JSON to ``out``
     (default: ``evaluation.json`` in the run or folder) and returns it. An audio run is scored by :func:`evaluate_audio`
-    (clips of ``seconds``)."""
+    (clips of ``seconds``; an audio-token run's copy guard set by ``max_copy_seconds``,
+    see ``generation.guard_copies``)."""
     from .config import DataConfig
-    from .generation import AudioModel, load
+    from .generation import AudioModel, guard_copies, load
 
     generated = Path(generated)
     if not generated.exists():
         raise MuseganError(f"{generated}: no such run or folder")
     data = DataConfig()
     model = load(generated) if is_run(generated) else None
+    guard_copies(model, max_copy_seconds, generated)
     if isinstance(model, AudioModel):
         return evaluate_audio(generated, reference, out, num, seconds, seed, temperature, max_samples, log, model,
                               top_p)

@@ -496,11 +496,12 @@ def load(run, device: str = "cpu") -> MusicModel | AudioModel:
 
 def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 0, temperature: float | None = None,
                    primer=None, device: str = "cpu", seconds: float | None = None, top_p: float = 1.0,
-                   **controls) -> list[Path]:
+                   max_copy_seconds: float | None = None, **controls) -> list[Path]:
     """Write ``num`` MIDI files (or WAV files, rendered at 44.1 kHz, when ``out`` ends in
     .wav) of ``bars`` bars (default 16); from an audio run, WAV files of ``seconds``
     seconds (default 4). File ``i`` uses seed ``seed + i`` (``out`` itself when ``num``
-    is 1, else ``out`` with ``-i`` before the suffix). ``controls``: infill, harmonize and
+    is 1, else ``out`` with ``-i`` before the suffix). ``max_copy_seconds``: an audio-token
+    run's copy guard (see :func:`guard_copies`). ``controls``: infill, harmonize and
     steering (see ``MusicModel.write_files``)."""
     out = Path(out)
     if out.suffix.lower() not in (".mid", ".midi", ".wav"):
@@ -508,10 +509,21 @@ def generate_files(run, out, num: int = 1, bars: int | None = None, seed: int = 
     if num < 1:
         raise MuseganError(f"--num {num}: expected at least 1")
     model = load(run, device)
+    guard_copies(model, max_copy_seconds, run)
     paths = [out] if num == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(num)]
     model.write_files(paths, seed, temperature, bars=bars, seconds=seconds, primer=primer, run=run, top_p=top_p,
                       **controls)
     return paths
+
+
+def guard_copies(model, max_copy_seconds: float | None, run="") -> None:
+    """Set the copy guard of an audio-token run (``TokenAudioModel.max_copy_seconds``: no
+    stretch that long of its training tokens is drawn; 0: none); None keeps its default."""
+    if max_copy_seconds is None:
+        return
+    if not hasattr(model, "max_copy_seconds"):
+        raise MuseganError(f"--max-copy-seconds: {run} is not an audio-token run (data.kind=tokens)")
+    model.max_copy_seconds = max_copy_seconds
 
 
 def _join_primer(primer_notes: np.ndarray, notes: np.ndarray, length: int) -> np.ndarray:

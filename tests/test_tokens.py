@@ -14,6 +14,7 @@ from musegan.data.dataset import PreparedCorpus
 from musegan.data.prepare import prepare_corpus
 from musegan.data.tokens import TokenAudioModel, TokenDataset, learn_tokens
 from musegan.errors import MuseganError
+from musegan.generation import guard_copies
 from musegan.io.checkpoint import load_checkpoint
 from musegan.kinds import get_kind
 from musegan.models.base import CategoricalHead, FrameModel
@@ -129,6 +130,9 @@ def test_tiny_token_run_trains_checkpoints_plain_data_and_writes_44k_wav(wavs, t
     assert main(["generate", str(run), "--out", str(out), "--seconds", "1.5", "--seed", "3", "--top-p", "0.9"]) == 0
     y, sr = sf.read(out)
     assert sr == SR and len(y) == round(1.5 * SR) and np.abs(y).max() > 0
+    free = tmp_path / f"{family}-free.wav"
+    assert main(["generate", str(run), "--out", str(free), "--seconds", "0.5", "--max-copy-seconds", "0"]) == 0
+    assert sf.info(free).frames == round(0.5 * SR)
     player = musegan.load(run)
     a, sr = player.generate(seconds=0.7, seed=1)
     player.decoder = "spectra"
@@ -211,6 +215,10 @@ def test_copy_guard_keeps_a_copying_model_from_every_training_ngram_of_its_lengt
         assert not ngrams(ids, n) & ngrams(train, n), n
         if n > 2:  # shorter stretches of it are allowed, and the model still takes them
             assert ngrams(ids, n - 1) & ngrams(train, n - 1)
+    guard_copies(on, 0.0)  # --max-copy-seconds 0
+    assert on.forbid() is None
+    with pytest.raises(MuseganError, match="not an audio-token run"):
+        guard_copies(object(), 0.1, "runs/x")
 
 
 def test_copy_guard_bans_only_what_followed_the_training_prefix_and_held_tokens_unless_told():
