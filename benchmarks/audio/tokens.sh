@@ -26,6 +26,11 @@ done
 G lstm --lengths 0.25,0.2,0.15 --groups 0               # exact tokens, longer stretches
 G lstm --lengths 0.5,0.25,0.1 --groups 0 --skip-held    # exact tokens, held n-grams exempt
 G lstm --lengths 0.2 --groups 64
+# stronger regularization of the token LSTM
+run train --corpus "$W" --model lstm --out runs/sonic-tokens-lstm-reg --steps 800 --quiet --set data.kind=tokens \
+    --set model.hidden_size=128 --set model.dropout=0.5 --set train.weight_decay=0.1 --set train.checkpoint_every=200 \
+    --set train.valid_every=100
+for seed in 0 1000; do G lstm-reg --seed $seed --lengths 0.1,0; done
 run train --corpus "$W" --model conv --out runs/sonic-tokens-conv --steps 600 --quiet --set data.kind=tokens \
     --set model.hidden_size=128 --set train.checkpoint_every=200 --set train.valid_every=100
 G conv --lengths 0
