@@ -67,6 +67,16 @@ def shift_to_key(notes: np.ndarray, key: tuple[int, bool], drums=()) -> int:
     return int(np.nanargmax(scores)) - 6
 
 
+def common_key_shift(notes: np.ndarray, drums=()) -> int:
+    """The transposition in -6..5 semitones that moves the estimated key of ``notes``
+    to C major or A minor (the key signature without sharps or flats); 0 without
+    pitched notes. The relative minor shares its major's shift."""
+    if not pitch_class_weights(notes, drums).any():
+        return 0
+    tonic, minor = estimate_key(notes, drums)
+    return (-(tonic + 3 if minor else tonic) + 6) % 12 - 6
+
+
 def transpose(notes: np.ndarray, semitones: int, drums=(), low: int = 0, high: int = 127) -> np.ndarray:
     """Pitched notes moved by ``semitones`` (drums stay); a note pushed out of
     ``[low, high]`` moves by an octave the other way."""
@@ -165,8 +175,9 @@ class GivenPiece:
                 self.rows[j] = int(r)
                 velocity = 80
             start, end = tick(mine[:, START]), tick(mine[:, END])
+            shift = 0 if self.model_tracks[int(r)].is_drum else pitch_shift  # drum keys are instruments
             self.score.tracks[j].notes.extend(
-                [symusic.Note(int(s), int(e - s), int(p + pitch_shift), velocity)
+                [symusic.Note(int(s), int(e - s), int(p + shift), velocity)
                  for s, e, p in zip(start, end, mine[:, PITCH])])
             self.score.tracks[j].notes.sort()
 

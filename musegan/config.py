@@ -28,6 +28,8 @@ class DataConfig:
     window_bars: int = 4  # training window
     steps_per_bar: int = 0  # 0: from the corpus's most common time signature
     transpose: int = 5  # random transposition of up to +-N semitones while training
+    key: str = "own"  # own | common: each piece moved within a tritone to C major / A minor's key signature
+    #                   for training; generation moves each piece to a key drawn from the corpus's own keys
     valid_percent: float = 10.0
     # audio corpora: log-magnitude spectrograms (see representations/spectrogram.py)
     sample_rate: int = 44100  # every file is resampled to this rate

@@ -106,6 +106,9 @@ class MusicModel:
             raise MuseganError(f"bars={bars}: expected at least 1")
         temperature = self._temperature(temperature, top_p)
         primer_song, primer_frames = self.primer_frames(primer) if primer is not None else (None, None)
+        shift = self.key_shift(seed, None if primer_song is None else primer_song.notes)
+        if shift and primer_song is not None:
+            primer_frames = notes_to_frames(self.move(primer_song.notes, shift), self.spec, 0, len(primer_frames))
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
         with one_thread(device):
@@ -115,13 +118,38 @@ class MusicModel:
                 temperature=temperature, generator=gen, top_p=top_p,
                 sounding_start=self.info.get("silent_start", 1.0) < 0.5,
             )[0].numpy()
-        notes = frames_to_notes(frames, self.spec, velocity=80)
+        notes = self.move(frames_to_notes(frames, self.spec, velocity=80), -shift)
         num, den = self.info["time_signature"]
         tempos, time_signatures = [(0, float(self.info["tempo"]))], [(0, int(num), int(den))]
         if primer_song is not None:
             notes = _join_primer(primer_song.notes, notes, primer_song.n_steps)
             tempos, time_signatures = primer_song.tempos, primer_song.time_signatures
         return Song(notes, self.tracks, self.config.data.resolution, tempos, time_signatures, len(frames))
+
+    def key_shift(self, seed: int, given: np.ndarray | None = None) -> int:
+        """A run trained in a common key (``data.key=common``) writes in C major / A
+        minor: the semitones that move the ``given`` notes there (a primer, a melody), or
+        without them a shift drawn (by ``seed``) from the corpus's own; what the model
+        writes is moved back by minus it, so that its pieces come in the corpus's keys.
+        0 for a run trained in its pieces' own keys."""
+        if self.config.data.key != "common":
+            return 0
+        from .arrange import common_key_shift
+
+        if given is not None:
+            return common_key_shift(given, self.drums)
+        counts = np.asarray(self.info["key_shifts"], float)
+        return int(np.random.default_rng([int(seed), 12]).choice(12, p=counts / counts.sum())) - 6
+
+    @property
+    def drums(self) -> list[int]:
+        return [k for k, t in enumerate(self.tracks) if t.is_drum]
+
+    def move(self, notes: np.ndarray, shift: int) -> np.ndarray:
+        """``notes`` moved by ``shift`` semitones (drums stay), kept in the modelled range."""
+        from .arrange import transpose
+
+        return transpose(notes, shift, self.drums, self.spec.pitch_low, self.spec.pitch_high) if shift else notes
 
     def generate(self, bars: int = 16, seed: int = 0, temperature: float | None = None, primer=None, top_p: float = 1.0,
                  key: str | None = None, tempo: float | None = None, programs: dict | None = None,
@@ -246,7 +274,9 @@ class MusicModel:
         known[lo:hi, rows] = False
         for k, _, start, end, _ in notes[(notes[:, START] < lo) & (notes[:, END] > lo)]:
             known[lo : min(end, hi), k] = True  # a kept note that sounds into the span goes on
-        self._complete(piece, known, notes_to_frames(notes, self.spec, 0, T), seed, temperature, top_p, iterations)
+        shift = self.key_shift(seed, notes)
+        self._complete(piece, known, notes_to_frames(self.move(notes, shift), self.spec, 0, T), seed, temperature,
+                       top_p, iterations, pitch_shift=-shift)
         return piece
 
     def infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float | None = None, top_p: float = 1.0,
@@ -295,7 +325,7 @@ class MusicModel:
         if shift:
             warn(f"{piece.name}: moved {shift:+d} semitones into the range of the model's {self.tracks[first].name} "
                  f"({low}-{high}); the given notes are written as they were, the new ones moved back")
-            notes[:, PITCH] += shift
+            notes[~np.isin(notes[:, TRACK], self.drums), PITCH] += shift
         off = piece.off_grid(given_rows)
         if off:
             warn(f"{piece.name}: {off} note starts or ends fall between the model's steps (1/{d.resolution} "
@@ -304,8 +334,9 @@ class MusicModel:
         T = -(-piece.n_steps() // spb) * spb
         known = np.zeros((T, K), bool)
         known[:, given_rows] = True
-        self._complete(piece, known, notes_to_frames(notes, self.spec, 0, T), seed, temperature, top_p, iterations,
-                       pitch_shift=-shift)
+        key_shift = self.key_shift(seed, notes)
+        self._complete(piece, known, notes_to_frames(self.move(notes, key_shift), self.spec, 0, T), seed, temperature,
+                       top_p, iterations, pitch_shift=-shift - key_shift)
         return piece
 
     def harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float | None = None,

@@ -100,8 +100,10 @@ def make_config(model: str = "lstm", corpus=None, overrides=(), **train) -> RunC
         head = get_kind(config.data.kind).default_head
         if head and "head" in _fields(config.model_config):
             config.model_config.head = head
-    for key, value in getattr(type(config.model_config), "train_defaults", {}).items():  # a family's own (the GAN's)
-        setattr(config.train, key, value)
+    family = type(config.model_config)  # a family's own settings for a new run (the GAN's), before --set
+    for section, target in (("train", config.train), ("data", config.data), ("model", config.model_config)):
+        for key, value in getattr(family, f"{section}_defaults", {}).items():
+            setattr(target, key, value)
     kind = config.data.kind
     config.apply_overrides(list(overrides))
     if config.data.kind != kind:

@@ -76,3 +76,64 @@ def test_key_logits_start_at_zero_and_keep_the_weights_of_old_runs_otherwise():
         m.generator.key.bias[3] = 2.0  # pitch class 3 up in every track
         after = m.generator(z, known, mask)
     assert torch.allclose((after - before)[..., 3::12], torch.tensor(2.0)) and torch.equal(after[..., :3], before[..., :3])
+
+
+def test_a_voice_track_sounds_at_most_one_pitch_per_step_in_training_and_generation():
+    m = small(mono_tracks=(1, 0, 0), voices=True)
+    with torch.no_grad():  # every pitch likely, so that without the voice rule all would sound
+        for g in m.generator.bars:
+            g.out.bias.fill_(2.0)
+    x = torch.zeros(4, P * S, K * C * PI)  # what a random mask keeps of it is silent
+    fake = m.fake(m.real(x), BatchNoise(torch.Generator().manual_seed(0), 4, 0, 4, "cpu"))  # (B, K, P, S, pitches)
+    assert fake[:, 0].sum(-1).max() == 1 and fake[:, 1].sum(-1).max() > 1
+    out = m.generate(2, 3 * S, generator=torch.Generator().manual_seed(1)).view(2, 3 * S, K, C, PI)
+    assert out[:, :, 0, 0].sum(-1).max() == 1 and out[:, :, 1, 0].sum(-1).min() > 1
+    with torch.no_grad():  # no pitch above 0.5, but the voice's mass is 12 x 0.1: it sounds, one pitch a step
+        for g in m.generator.bars:
+            g.out.weight.zero_(), g.out.bias.fill_(-2.2)
+    quiet = m.generate(2, 3 * S, generator=torch.Generator().manual_seed(1)).view(2, 3 * S, K, C, PI)
+    assert (quiet[:, :, 0, 0].sum(-1) == 1).all() and quiet[:, :, 1, 0].sum() == 0
+    m.config.voices = False  # the rule is the setting's: off, the voice track sounds chords too
+    with torch.no_grad():
+        for g in m.generator.bars:
+            g.out.bias.fill_(2.0)
+    assert m.generate(2, 3 * S, generator=torch.Generator().manual_seed(1)).view(2, 3 * S, K, C, PI)[:, :, 0, 0].sum(-1).max() > 1
+
+
+@pytest.mark.parametrize("onsets", [True, False])
+def test_the_critic_reads_where_notes_start_only_with_critic_onsets(onsets):
+    m = small(critic_onsets=onsets)
+    held = torch.zeros(1, K, P, S, PI)
+    held[:, 0, :, :, 5] = 1
+    chopped = held.clone()
+    chopped[:, 0, :, 1::2, 5] = 0
+    chopped[:, 0, :, 1::2, 7] = 1  # the same count of sounding notes per step, in other pitch classes
+    first = m.critic.bar[0]
+    with torch.no_grad():  # only the onset chroma left to read, if there is one
+        first.weight[:, : K * (m.config.pitch_dim + 12)] = 0
+    a, b = m.critic(held), m.critic(chopped)
+    assert (not torch.allclose(a, b)) == onsets
+
+
+def test_the_onset_penalty_adds_note_starts_per_step_to_the_generator_loss():
+    m = small(onset_penalty=0.5)
+    x = frames(4, P)
+    noise = lambda: BatchNoise(torch.Generator().manual_seed(3), 4, 0, 4, "cpu")  # noqa: E731
+    out = m(x, "generator", noise())
+    fake = m.fake(m.real(x), noise()).flatten(2, 3)  # (B, K, P*S, pitches), the same draw
+    starts = fake * (1 - torch.nn.functional.pad(fake, (0, 0, 1, 0))[:, :, :-1])
+    per_step = starts.sum(-1).mean()
+    assert per_step > 0 and torch.allclose(out["loss"] - out["g_loss"], 0.5 * per_step)
+
+
+def test_a_voice_holds_its_note_where_two_pitches_take_turns_and_rests_where_its_mass_is_low():
+    from musegan.models.gan import voice_path
+
+    T, D = 16, 6
+    probs = torch.full((1, T, D), 0.01)
+    probs[0, :12, 2] = torch.tensor([0.45, 0.40] * 6)  # the likeliest pitch flips every step
+    probs[0, :12, 3] = torch.tensor([0.40, 0.45] * 6)
+    held = voice_path(probs, change=0.2)[0]
+    assert (held[:12] == held[0]).all() and held[0] in (3, 4) and (held[12:] == 0).all()  # then a rest
+    free = voice_path(probs, change=0.999)[0]  # no prior to hold: the likeliest state of each step
+    assert free[:12].tolist() == [3, 4] * 6

@@ -112,13 +112,15 @@ class WindowDataset(torch.utils.data.Dataset):
     With ``transpose`` > 0 each item is shifted by a random number of semitones in
     ``[-transpose, transpose]`` (drum tracks stay), drawn from the item's own index so
     that an epoch is reproducible. Index ``i`` and ``i + len(self)`` are the same window
-    with other draws: samplers pass ``epoch * len + i``. Picklable for DataLoader workers.
+    with other draws: samplers pass ``epoch * len + i``. ``shifts`` (``{song: semitones}``)
+    moves each song first (``data.key=common``; a note pushed out of the modelled range
+    moves an octave back). Picklable for DataLoader workers.
     """
 
     def __init__(self, corpus: PreparedCorpus, songs: list[int], spec: FrameSpec, window: int,
-                 hop: int, transpose: int = 0, drum_tracks=(), seed: int = 0):
+                 hop: int, transpose: int = 0, drum_tracks=(), seed: int = 0, shifts: dict | None = None):
         self.corpus, self.spec, self.window, self.transpose = corpus, spec, window, transpose
-        self.drum_tracks, self.seed = tuple(drum_tracks), seed
+        self.drum_tracks, self.seed, self.shifts = tuple(drum_tracks), seed, shifts or {}
         items = []
         for i in songs:
             n = corpus.entries[i]["n_steps"]
@@ -133,6 +135,10 @@ class WindowDataset(torch.utils.data.Dataset):
         song, start = self.items[index % len(self.items)]
         notes = self.corpus.notes(int(song))
         notes = notes[(notes[:, START] < start + self.window) & (notes[:, END] > start)]
+        if self.shifts.get(int(song)):
+            from ..arrange import transpose
+
+            notes = transpose(notes, self.shifts[int(song)], self.drum_tracks, self.spec.pitch_low, self.spec.pitch_high)
         if self.transpose and len(notes):
             rng = np.random.default_rng([self.seed, int(index)])
             pitched = notes[~np.isin(notes[:, 0], self.drum_tracks)]

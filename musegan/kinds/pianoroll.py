@@ -6,12 +6,14 @@ import numpy as np
 
 from ..io.midi import MUSIC_SUFFIXES
 from ..representations.pianoroll import END, PITCH, START, TRACK
+from ..errors import MuseganError
 from .base import DataKind, encode_each
 
 # a track is a voice when at least this share of its sounding steps hold one pitch: Bach's
 # voices 99.5%; Nottingham's melodies 97.3% (ornaments, a second voice in a few tunes);
 # chords, piano and drums far less
 MONO_SHARE = 0.95
+KEY_MODES = ("own", "common")
 SONGS_LOOKED_AT = 2000  # corpus statistics from at most this many songs (evenly spaced)
 
 
@@ -32,6 +34,8 @@ class PianoRoll(DataKind):
     def info(self, corpus, config) -> dict:
         from ..data.dataset import bar_steps
 
+        if config.data.key not in KEY_MODES:
+            raise MuseganError(f"data.key={config.data.key!r}: expected {' or '.join(KEY_MODES)}")
         num, den = corpus.time_signature()
         return {
             "tracks": [t.to_dict() for t in corpus.track_template()],
@@ -41,8 +45,10 @@ class PianoRoll(DataKind):
             "resolution": config.data.resolution,
             "corpus_files": len(corpus),
             "mono_tracks": monophonic_tracks(corpus, config.data),
+            "voice_changes": voice_changes(corpus, config.data),
             "track_ranges": track_ranges(corpus, config.data),
             "silent_start": silent_start_share(corpus),
+            **({"key_shifts": key_shift_counts(corpus, config.data)} if config.data.key == "common" else {}),
         }
 
     def datasets(self, corpus, config, info, train_songs, valid_songs):
@@ -52,9 +58,10 @@ class PianoRoll(DataKind):
         spec = frame_spec(d, len(info["tracks"]))
         window, bar = d.window_bars * info["steps_per_bar"], info["steps_per_bar"]
         drums = [k for k, t in enumerate(info["tracks"]) if t["is_drum"]]
-        return (WindowDataset(corpus, train_songs, spec, window, bar, d.transpose, drums, seed),
-                WindowDataset(corpus, valid_songs, spec, window, window),
-                WindowDataset(corpus, train_songs, spec, window, window))
+        shifts = common_key_shifts(corpus, train_songs + valid_songs, drums) if d.key == "common" else None
+        return (WindowDataset(corpus, train_songs, spec, window, bar, d.transpose, drums, seed, shifts),
+                WindowDataset(corpus, valid_songs, spec, window, window, drum_tracks=drums, shifts=shifts),
+                WindowDataset(corpus, train_songs, spec, window, window, drum_tracks=drums, shifts=shifts))
 
     def model_settings(self, config, info) -> dict:
         from ..data.dataset import frame_spec
@@ -62,7 +69,8 @@ class PianoRoll(DataKind):
         spec = frame_spec(config.data, len(info["tracks"]))
         return {"n_features": spec.n_features, "steps_per_bar": info["steps_per_bar"], "n_tracks": spec.n_tracks,
                 "n_channels": spec.n_channels, "n_pitches": spec.n_pitches, "n_bars": config.data.window_bars,
-                "mono_tracks": tuple(info.get("mono_tracks", ()))}
+                "mono_tracks": tuple(info.get("mono_tracks", ())),
+                "voice_changes": tuple(info.get("voice_changes", ()))}
 
     def baseline(self, train_frames, valid_frames):
         from ..metrics import frequency_baseline_nll
@@ -106,6 +114,24 @@ def monophonic_tracks(corpus, data) -> list[int]:
     return [int(s > 0 and m <= (1 - MONO_SHARE) * s and not d) for s, m, d in zip(sounding, several, drums)]
 
 
+def voice_changes(corpus, data) -> list[float]:
+    """Per track, the share of its steps where what it plays changes: a note starts, or a
+    note ends without another starting (a voice's rate of moving; the GAN's voice decoder
+    takes it as its prior)."""
+    n_tracks = max(len(e["tracks"]) for e in corpus.entries)
+    changes, steps = np.zeros(n_tracks), 0
+    for i in _songs(corpus):
+        notes = corpus.notes(i)
+        notes = notes[(notes[:, PITCH] >= data.pitch_low) & (notes[:, PITCH] <= data.pitch_high)]
+        if not len(notes):
+            continue
+        steps += int(notes[:, END].max())
+        for k in range(n_tracks):
+            mine = notes[notes[:, TRACK] == k]
+            changes[k] += len(np.unique(mine[:, START])) + len(np.setdiff1d(mine[:, END], mine[:, START]))
+    return [round(float(c / max(steps, 1)), 4) for c in changes]
+
+
 def track_ranges(corpus, data) -> list[list[int]]:
     """Per track, the pitches its notes span in the corpus (the 1st to the 99th
     percentile, within the modelled range); a melody to harmonize is moved by octaves
@@ -122,6 +148,25 @@ def track_ranges(corpus, data) -> list[list[int]]:
         p = np.concatenate(p) if p else np.zeros(0)
         out.append([int(np.percentile(p, 1)), int(np.percentile(p, 99))] if len(p) else [data.pitch_low, data.pitch_high])
     return out
+
+
+def _drums(corpus) -> list[int]:
+    return [k for k, t in enumerate(corpus.track_template()) if t.is_drum]
+
+
+def common_key_shifts(corpus, songs, drums) -> dict[int, int]:
+    """``{song: semitones}`` that move each song to C major / A minor (``data.key=common``)."""
+    from ..arrange import common_key_shift
+
+    return {int(i): common_key_shift(corpus.notes(i), drums) for i in songs}
+
+
+def key_shift_counts(corpus, data) -> list[int]:
+    """How many songs the corpus moves by each of -6..5 semitones to C major / A minor:
+    generation draws the inverse from these counts, so that its pieces come in the
+    corpus's own keys."""
+    shifts = common_key_shifts(corpus, _songs(corpus), _drums(corpus))
+    return np.bincount(np.asarray(list(shifts.values()), int) + 6, minlength=12).tolist()
 
 
 def silent_start_share(corpus) -> float:
