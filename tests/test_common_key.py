@@ -141,3 +141,35 @@ def test_a_primer_is_read_in_c_and_its_continuation_comes_back_in_its_key(lstm, 
 def test_a_bad_key_mode_is_refused_in_one_line(corpus, tmp_path):
     with pytest.raises(MuseganError, match="data.key='sharp': expected own or common"):
         train(corpus, tmp_path / "bad", "lstm", key="sharp", steps=1)
+
+
+def test_harmonize_reads_the_melody_in_c_and_writes_the_parts_in_its_key(lstm, tmp_path):
+    import symusic
+
+    pm = chorale(7)
+    pm.instruments = pm.instruments[:1]  # the melody alone
+    for n in pm.instruments[0].notes:
+        n.pitch += 2  # D major
+    path = tmp_path / "melody.mid"
+    pm.write(str(path))
+    seen = []
+    complete = lstm.model.complete
+
+    def spy(frames, known, *args, **kwargs):
+        seen.append(frames[0].numpy())
+        return complete(frames, known, *args, **kwargs)
+
+    lstm.model.complete = spy
+    try:
+        out = tmp_path / "out.mid"
+        lstm.harmonize(str(path), seed=0).write(str(out))
+    finally:
+        del lstm.model.complete
+    h = pitch_class_weights(frames_to_notes(seen[0], lstm.spec))
+    assert set(np.flatnonzero(h)) <= set(MAJOR)  # the model read the melody in C major
+    score = symusic.Score(str(out))
+    given = [(n.time, n.duration, n.pitch) for n in symusic.Score(str(path)).tracks[0].notes]
+    assert [(n.time, n.duration, n.pitch) for n in score.tracks[0].notes] == given  # kept as it was
+    written = [n for t in score.tracks[1:] for n in t.notes]
+    in_d, in_c = (np.mean([(n.pitch - k) % 12 in MAJOR for n in written]) for k in (2, 0))
+    assert written and in_d > in_c  # the parts moved back to D major
