@@ -126,8 +126,8 @@ class GANConfig:
     # a new run learns in one key (pieces moved to C major / A minor; generation moves them
     # back into the corpus's keys), with voices, a critic that reads note starts and the
     # onset penalty; the field defaults above are what runs from before these had
-    # (Nottingham, 600 CPU-s each: scale consistency 0.885 -> 0.96 -> 0.98, melody notes
-    # of a sixteenth 0.63 -> 0.49 -> 0.45; benchmarks/musical/README.md)
+    # (Nottingham, ~1,400 CPU-s: scale consistency 0.885 -> 0.985, melody notes of a
+    # sixteenth 63% -> 3%; pop: 0.786 -> 0.943; benchmarks/musical/README.md)
     data_defaults: ClassVar[dict] = {"key": "common", "transpose": 0}
     model_defaults: ClassVar[dict] = {"voices": True, "critic_onsets": True, "onset_penalty": 0.5}
 
