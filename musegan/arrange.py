@@ -16,6 +16,8 @@ from .representations.pianoroll import END, PITCH, START, TRACK, Track, quantize
 # Krumhansl & Kessler (1982) key profiles, from the tonic
 MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# [tonic, minor]: the major and minor profiles at each tonic
+KEY_PROFILES = np.stack([np.stack([np.roll(MAJOR, t), np.roll(MINOR, t)]) for t in range(12)])
 NAMES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
@@ -50,10 +52,17 @@ def estimate_key(notes: np.ndarray, drums=()) -> tuple[int, bool]:
     """The Krumhansl-Schmuckler key: the major or minor profile, at the tonic, that
     correlates best with the duration-weighted pitch classes."""
     h = pitch_class_weights(notes, drums)
-    best = max(((np.corrcoef(h, np.roll(prof, tonic))[0, 1], tonic, minor)
-                for tonic in range(12) for minor, prof in ((False, MAJOR), (True, MINOR))),
-               key=lambda r: -np.inf if np.isnan(r[0]) else r[0])
-    return best[1], best[2]
+    r = np.nan_to_num(_correlations(h, KEY_PROFILES), nan=-np.inf)  # (tonic, minor), 24 keys at once
+    tonic, minor = np.unravel_index(int(np.argmax(r)), r.shape)
+    return int(tonic), bool(minor)
+
+
+def _correlations(h: np.ndarray, profiles: np.ndarray) -> np.ndarray:
+    """Pearson correlation of ``h`` ``(12,)`` with each profile ``(..., 12)``; NaN where
+    either is constant."""
+    a, b = h - h.mean(), profiles - profiles.mean(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (b @ a) / np.sqrt((a @ a) * (b * b).sum(-1))
 
 
 def shift_to_key(notes: np.ndarray, key: tuple[int, bool], drums=()) -> int:

@@ -202,7 +202,7 @@ class MusicModel:
             if primed:
                 raise MuseganError("--key: a continuation keeps the key of its primer; give --key without --primer")
             target = parse_key(key)
-            drums = [k for k, t in enumerate(song.tracks) if t.is_drum]
+            drums = self.drums
             shift = shift_to_key(song.notes, target, drums)
             notes = transpose(song.notes, shift, drums)
             reads = estimate_key(notes, drums) if len(notes) else target
@@ -552,7 +552,9 @@ def guard_copies(model, max_copy_seconds: float | None, run="") -> None:
     stretch that long of its training tokens is drawn; 0: none); None keeps its default."""
     if max_copy_seconds is None:
         return
-    if not hasattr(model, "max_copy_seconds"):
+    from .data.tokens import TokenAudioModel
+
+    if not isinstance(model, TokenAudioModel):
         raise MuseganError(f"--max-copy-seconds: {run} is not an audio-token run (data.kind=tokens)")
     model.max_copy_seconds = max_copy_seconds
 

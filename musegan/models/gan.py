@@ -178,6 +178,12 @@ def voice_path(probs: torch.Tensor, change: float) -> torch.Tensor:
     return torch.stack(path[::-1], 1)
 
 
+def note_starts(roll: torch.Tensor) -> torch.Tensor:
+    """Rolls ``(..., steps, pitches)`` of note-active values -> where a note starts: on,
+    and off the step before (a note on at the first step starts there)."""
+    return roll * (1 - F.pad(roll, (0, 0, 1, 0))[..., :-1, :])
+
+
 class _Norm(nn.GroupNorm):
     """Layer norm over ``(C, T)`` of ``(N, C, T)``: no running statistics, so the
     generator acts the same in training and in generation."""
@@ -351,8 +357,7 @@ class Critic(nn.Module):
         chroma = self.chroma(bars).permute(0, 1, 3, 2).flatten(1, 2)  # (B*P, K*12, S)
         parts = [self.pitch(bars), chroma]
         if self.c.critic_onsets:  # note starts (a note sounding at a bar's start starts there): rhythm in view
-            onsets = bars * (1 - F.pad(bars, (0, 0, 1, 0))[:, :, :-1])
-            parts.append(self.chroma(onsets).permute(0, 1, 3, 2).flatten(1, 2))
+            parts.append(self.chroma(note_starts(bars)).permute(0, 1, 3, 2).flatten(1, 2))
         h = self.bar(torch.cat(parts, 1))  # (B*P, H, S')
         h = torch.cat([h.mean(-1), h.amax(-1)], -1).view(B, P, -1).transpose(1, 2)  # (B, 2H, P)
         return self.out(self.phrase(h).flatten(1)).squeeze(-1)
@@ -399,18 +404,18 @@ class WGANGP(nn.Module):
             fake = self.fake(real, noise)
             g_loss = -self.critic(fake).float().mean()
             self.last_g_loss.fill_(float(g_loss.detach()))
-            loss = g_loss
-            if getattr(self.config, "onset_penalty", 0.0):  # per phrase, so the batch may be split across processes
-                notes = fake.flatten(2, 3)  # (B, K, P*S, pitches)
-                onsets = notes * (1 - F.pad(notes, (0, 0, 1, 0))[:, :, :-1])
-                loss = loss + self.config.onset_penalty * onsets.sum(-1).mean()
-            return {"loss": loss, "g_loss": g_loss.detach()}
+            return {"loss": g_loss + self.generator_penalty(fake), "g_loss": g_loss.detach()}
         with torch.no_grad():
             fake = self.fake(real, noise)
         d_real, d_fake = self.critic(real).float().mean(), self.critic(fake).float().mean()
         gp = self.gradient_penalty(real.float(), fake.float(), noise)
         return {"loss": d_fake - d_real + self.config.gp_weight * gp, "wasserstein": (d_real - d_fake).detach(),
                 "gp": gp.detach(), "g_loss": self.last_g_loss.clone()}
+
+    def generator_penalty(self, fake: torch.Tensor) -> torch.Tensor | float:
+        """What a family adds to the generator's loss for its phrases ``fake`` (per
+        phrase, so that a batch split across processes adds up the same); none here."""
+        return 0.0
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, noise: BatchNoise | None = None):
         """``(|grad D(mix)| - 1)^2`` on random mixes of real and fake, in full precision."""
@@ -538,6 +543,12 @@ class GANModel(WGANGP):
         uniform = noise.rand(*probs.shape[1:]).to(probs.dtype) if mode == "stochastic" else None
         return binary_neurons(probs, mode, uniform)
 
+    def generator_penalty(self, fake: torch.Tensor) -> torch.Tensor | float:
+        """``onset_penalty`` x note starts per step and track (against notes cut into sixteenths)."""
+        if not self.config.onset_penalty:
+            return 0.0
+        return self.config.onset_penalty * note_starts(fake.flatten(2, 3)).sum(-1).mean()
+
     @torch.no_grad()
     def valid_step(self, batch: torch.Tensor, autocast, generator: torch.Generator | None = None) -> dict:
         """The critic's estimate of the Wasserstein distance on held-out phrases (a
@@ -630,6 +641,6 @@ class GANModel(WGANGP):
             done = s + P
         if c.n_channels > 1:  # a generated note starts where its pitch turns on
             active = roll.flatten(2, 3)  # (n, K, T, pitches)
-            onset = (active * (1 - F.pad(active, (0, 0, 1, 0))[:, :, :-1])).view_as(roll)
+            onset = note_starts(active).view_as(roll)
             cells[..., 1, :] = torch.where(given[..., None, None], cells[..., 1, :], onset)
         return frames[:, :total].cpu()
