@@ -67,9 +67,10 @@ def _correlations(h: np.ndarray, profiles: np.ndarray) -> np.ndarray:
 
 def shift_to_key(notes: np.ndarray, key: tuple[int, bool], drums=()) -> int:
     """The transposition in -6..5 semitones that makes ``notes`` fit ``key`` best (the
-    correlation of their pitch classes with the key's profile)."""
+    correlation of their pitch classes with the key's profile); 0 where no shift fits
+    better than another (no pitched notes, or all twelve pitch classes alike)."""
     h = pitch_class_weights(notes, drums)
-    if not h.any():
+    if np.ptp(h) == 0:
         return 0
     prof = np.roll(MINOR if key[1] else MAJOR, key[0])
     scores = [np.corrcoef(np.roll(h, s), prof)[0, 1] for s in range(-6, 6)]

@@ -277,6 +277,8 @@ def test_keys_are_parsed_estimated_and_reached():
     c_major = np.array([[0, p, i * 4, i * 4 + 4, 80] for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])])
     assert estimate_key(c_major) == (0, False)
     assert shift_to_key(c_major, (2, False)) == 2 and shift_to_key(c_major, (7, False)) == -5
+    chromatic = np.array([[0, 60 + p, 4 * p, 4 * p + 4, 80] for p in range(12)])  # all twelve alike: no key
+    assert shift_to_key(chromatic, (2, False)) == 0
     assert fit_octaves(c_major, 36, 84) == 0 and fit_octaves(c_major - [0, 36, 0, 0, 0], 36, 84) == 12
 
 

@@ -84,15 +84,18 @@ class BernoulliHead(nn.Module):
         p = mean_frame.float().clamp(1e-4, 1 - 1e-4)
         self.proj.bias.copy_(torch.log(p) - torch.log1p(-p))
 
-    def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` NLL per frame in nats."""
-        logits = self.proj(h).float()
-        return F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").sum(-1)
+    def nll(self, h: torch.Tensor, x: torch.Tensor, free: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` NLL per frame in nats (of the
+        ``free`` features only, if given)."""
+        nll = F.binary_cross_entropy_with_logits(self.proj(h).float(), x.float(), reduction="none")
+        return (nll if free is None else nll * free).sum(-1)
 
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
-               top_p: float = 1.0) -> torch.Tensor:
-        """``(B, H)`` -> ``(B, F)`` 0/1 frame (``top_p``: see ``voices.nucleus_bits``)."""
-        return draw_bits(self.proj(h).float(), temperature, generator, top_p)
+               top_p: float = 1.0, fixed: torch.Tensor | None = None, free: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, H)`` -> ``(B, F)`` 0/1 frame (``top_p``: see ``voices.nucleus_bits``); with
+        ``free`` ``(B, F)`` bool, the other features take their values in ``fixed``."""
+        bits = draw_bits(self.proj(h).float(), temperature, generator, top_p)
+        return bits if free is None else torch.where(free, bits, fixed)
 
 
 class GaussianHead(nn.Module):
@@ -180,13 +183,14 @@ def make_head(config, hidden_size: int) -> nn.Module:
     audio tokens). With ``voices`` and tracks from the data
     (``mono_tracks``, set for piano-rolls), the head goes track by track (``voices.py``):
     monophonic tracks as one categorical per step, the others with ``head`` behind a hold
-    gate and with re-strikes of their own."""
+    gate and with re-strikes of their own (and, with ``sustain``, a bit per sounding note
+    for whether it goes on)."""
     kind = getattr(config, "head", "bernoulli")
     if kind in ("bernoulli", "nade") and getattr(config, "voices", False) and len(getattr(config, "mono_tracks", ())):
         from .voices import VoiceHead
 
         return VoiceHead(hidden_size, config.n_tracks, config.n_channels, config.n_pitches, config.mono_tracks,
-                         kind, config.head_hidden)
+                         kind, config.head_hidden, config.sustain)
     if kind == "bernoulli":
         return BernoulliHead(hidden_size, config.n_features)
     if kind == "gaussian":

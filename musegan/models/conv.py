@@ -40,6 +40,7 @@ class ConvConfig:
     norm: str = "weight"  # weight | layer | none
     head: str = "bernoulli"  # bernoulli | nade
     head_hidden: int = 150  # NADE hidden units
+    sustain: bool = False  # with voices: a polyphonic track's sounding notes go on or stop one by one (see voices.py)
 
 
 def receptive_field(config: ConvConfig) -> int:

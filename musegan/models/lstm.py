@@ -27,6 +27,7 @@ class LSTMConfig:
     dropout: float = 0.2
     head: str = "bernoulli"  # bernoulli | nade (see nade.py)
     head_hidden: int = 150  # NADE hidden units
+    sustain: bool = False  # with voices: a polyphonic track's sounding notes go on or stop one by one (see voices.py)
 
 
 class LSTMModel(FrameModel):

@@ -65,15 +65,22 @@ class NADEHead(nn.Module):
         logits = per_sum.gather(1, before[:, None]).squeeze(1) + self.bias_v(h).float()
         return logits.reshape(shape)
 
-    def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` exact NLL per frame in nats."""
-        return F.binary_cross_entropy_with_logits(self.logits(h, x), x.float(), reduction="none").sum(-1)
+    def nll(self, h: torch.Tensor, x: torch.Tensor, free: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` exact NLL per frame in nats. ``free``
+        ``(B, T, F)`` bool: only these features are scored; the others are given (their
+        values in ``x`` inform the features above them), as ``sample(fixed=, free=)``
+        draws them."""
+        nll = F.binary_cross_entropy_with_logits(self.logits(h, x), x.float(), reduction="none")
+        return (nll if free is None else nll * free).sum(-1)
 
     @torch.no_grad()
-    def sample_with_logits(self, h: torch.Tensor, temperature: float = 1.0, generator=None, top_p: float = 1.0):
+    def sample_with_logits(self, h: torch.Tensor, temperature: float = 1.0, generator=None, top_p: float = 1.0,
+                           fixed: torch.Tensor | None = None, free: torch.Tensor | None = None):
         """``(B, H)`` -> a ``(B, F)`` 0/1 frame drawn feature by feature, lowest first,
         and the conditional logits (before temperature) it was drawn from. Temperature 0
-        takes the likelier value of each feature in turn.
+        takes the likelier value of each feature in turn. With ``free`` ``(B, F)`` bool,
+        the other features take their values in ``fixed`` ``(B, F)`` instead of being
+        drawn (and inform the features drawn above them).
 
         The conditionals only change after a note, so each round computes the logits of
         every feature still to decide from the current hidden vector, finds the first
@@ -90,6 +97,8 @@ class NADEHead(nn.Module):
         while active.any():
             now = torch.sigmoid(acc) @ self.V.t() + bias_v  # logits if no further note came
             on = now > 0 if uniform is None else uniform < nucleus_bits(torch.sigmoid(now / temperature), top_p)
+            if free is not None:
+                on = torch.where(free, on, fixed > 0.5)
             open_ = (index >= start[:, None]) & active[:, None]
             on &= open_
             hit = on.any(-1)
@@ -104,6 +113,7 @@ class NADEHead(nn.Module):
         return frame, logits
 
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
-               top_p: float = 1.0) -> torch.Tensor:
-        """``(B, H)`` -> ``(B, F)`` 0/1 frame; ``top_p`` per unit (see ``voices.nucleus_bits``)."""
-        return self.sample_with_logits(h, temperature, generator, top_p)[0]
+               top_p: float = 1.0, fixed: torch.Tensor | None = None, free: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, H)`` -> ``(B, F)`` 0/1 frame; ``top_p`` per unit (see ``voices.nucleus_bits``);
+        ``fixed``, ``free``: see ``sample_with_logits``."""
+        return self.sample_with_logits(h, temperature, generator, top_p, fixed, free)[0]
