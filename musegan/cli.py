@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--top-p", type=_unit_float, default=1.0,
                     help="nucleus sampling: keep the likeliest choices that hold this share (default 1: all)")
     pg.add_argument("--max-copy-seconds", type=_nonneg_float, metavar="S",
-                    help="audio-token runs: draw no stretch of S seconds of the training tokens (default 0.1; 0: "
-                         "no guard)")
+                    help="audio-token runs: draw no stretch of S seconds of the training tokens (default 0: only "
+                         "when a second is drawn again for being a copy, at 0.1)")
     pg.add_argument("--primer", help="MIDI file to continue (or, with --infill / --keep-tracks, to edit)")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")

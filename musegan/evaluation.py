@@ -34,6 +34,8 @@ from .metrics import (
     drum_pattern,
     empty_bars,
     groove_consistency,
+    log_mel_frames,
+    loudness_floor,
     overlapping_area,
     pitch_class_entropy,
     polyphony,
@@ -301,21 +303,6 @@ def _std(x: np.ndarray):
 
 # ---------------------------------------------------------------------------- audio
 
-def log_mel_frames(y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 512, n_mels: int = 128) -> np.ndarray:
-    """A waveform ``(n,)`` or ``(channels, n)`` (mixed to mono) -> its log-mel frames
-    ``(n_frames, n_mels)`` (``log(M + 1e-5)``, the features of the audio metrics)."""
-    import torch
-
-    from .representations.spectrogram import to_spectrogram
-
-    y = np.asarray(y, np.float32)
-    y = y.mean(0) if y.ndim == 2 else y
-    raw = {"shift": 0.0, "scale": 1.0}
-    with torch.no_grad():
-        S, _ = to_spectrogram(torch.from_numpy(y), sr, n_fft, hop_length, n_mels, kind="mel", eps=1e-5, stats=raw)
-    return S.T.numpy().astype(np.float64)
-
-
 def active(frames: np.ndarray, floor: float) -> np.ndarray:
     """The frames whose loudest mel band is above ``floor`` (a log magnitude)."""
     return frames[frames.max(1) > floor]
@@ -334,19 +321,16 @@ def audio_side(waves: list[np.ndarray], sr: int, floor: float) -> dict:
     its hand-made features, the waveform it came from, its pooled log-mel frames (less
     the two at each end) and whether it is active (at least half its frames have a
     band above ``floor``)."""
-    from .metrics import audio_features, audio_segments, pooled_log_mel
+    from .metrics import audio_features, audio_segments, second_frames
 
     out = {"features": [], "groups": [], "frames": [], "active": []}
     for k, y in enumerate(waves):
         for seg in audio_segments(y, sr):
-            frames = log_mel_frames(seg, sr)
+            frames, on = second_frames(seg, sr, floor)
             out["features"].append(audio_features(seg, sr))
             out["groups"].append(k)
-            # frames whose window lies inside the segment: the reflect-padded edge frames
-            # of a cut tonal sound are broadband and would hide a copy
-            edge = 2048 // (2 * 512)
-            out["frames"].append(pooled_log_mel(frames[edge:len(frames) - edge], floor=floor))
-            out["active"].append(len(frames) > 2 * edge and bool((frames.max(1) > floor).mean() >= 0.5))
+            out["frames"].append(frames)
+            out["active"].append(on)
     return out
 
 
@@ -427,7 +411,7 @@ def evaluate_audio(run, reference, out=None, num: int = 32, seconds: float = 4.0
                  for i in range(num)]
     gen_waves = [y.mean(0) if y.ndim == 2 else y for y in gen_waves]
     gen = [log_mel_frames(y, sr) for y in gen_waves]
-    floor = max(float(f.max()) for f in ref) - 60 / 20 * math.log(10)  # 60 dB below the loudest frame
+    floor = loudness_floor(ref)  # 60 dB below the loudest frame
     half = len(ref) // 2
     real, fake = np.concatenate(ref), np.concatenate(gen)
 

@@ -447,10 +447,18 @@ class AudioModel:
         n_frames = 1 + -(-int(round(seconds * self.sr)) // self.stats["hop_length"])
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
-        forbid = self.forbid()
         with one_thread(device):
-            return self.model.generate(1, n_frames, temperature=temperature, generator=gen, top_p=top_p,
-                                       **({} if forbid is None else {"forbid": forbid}))[0]
+            return self.draw(n_frames, seconds, seed, temperature, gen, top_p)
+
+    def draw(self, n_frames: int, seconds: float, seed: int, temperature: float, generator, top_p: float,
+             primer: torch.Tensor | None = None, forbid=None) -> torch.Tensor:
+        """The sampler of :meth:`generate_frames`: ``n_frames`` frames ``(n_frames, F)``
+        (after ``primer`` ``(T_p, F)``, kept: ``(T_p + n_frames, F)``) for ``seconds`` of
+        audio from ``seed``, drawn with ``generator`` and ``forbid`` (default
+        :meth:`forbid`; token runs check each second for copies)."""
+        forbid = self.forbid() if forbid is None else forbid
+        return self.model.generate(1, n_frames, primer, temperature=temperature, generator=generator, top_p=top_p,
+                                   **({} if forbid is None else {"forbid": forbid}))[0]
 
     def forbid(self):
         """What the sampler of :meth:`generate_frames` may not draw next (``forbid`` of

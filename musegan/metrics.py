@@ -57,8 +57,13 @@ def audio_segments(y: np.ndarray, sr: int, seconds: float = 1.0, min_seconds: fl
     one-shot shorter than ``seconds`` is one piece); shorter sounds give none."""
     y = np.asarray(y, np.float32)
     y = y.mean(0) if y.ndim == 2 else y
+    return [y[a:b] for a, b in segment_bounds(len(y), sr, seconds, min_seconds)]
+
+
+def segment_bounds(n: int, sr: int, seconds: float = 1.0, min_seconds: float = 0.25) -> list[tuple[int, int]]:
+    """The ``(start, stop)`` samples of :func:`audio_segments`'s pieces of ``n`` samples."""
     step, least = int(round(seconds * sr)), int(round(min_seconds * sr))
-    return [y[i:i + step] for i in range(0, len(y), step) if len(y[i:i + step]) >= least]
+    return [(i, min(i + step, n)) for i in range(0, n, step) if min(i + step, n) - i >= least]
 
 
 def audio_features(y: np.ndarray, sr: int, n_mfcc: int = 13, n_fft: int = 2048, hop_length: int = 512) -> dict:
@@ -114,6 +119,37 @@ def feature_frechet_distance(generated: list[dict], reference: list[dict]) -> fl
     mu, sd = ref.mean(0), ref.std(0)
     sd[sd < 1e-9] = 1.0
     return frechet_distance((gen - mu) / sd, (ref - mu) / sd)
+
+
+def log_mel_frames(y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 512, n_mels: int = 128) -> np.ndarray:
+    """A waveform ``(n,)`` or ``(channels, n)`` (mixed to mono) -> its log-mel frames
+    ``(n_frames, n_mels)`` (``log(M + 1e-5)``, the features of the audio metrics)."""
+    from .representations.spectrogram import to_spectrogram
+
+    y = np.asarray(y, np.float32)
+    y = y.mean(0) if y.ndim == 2 else y
+    raw = {"shift": 0.0, "scale": 1.0}
+    with torch.no_grad():
+        S, _ = to_spectrogram(torch.from_numpy(y), sr, n_fft, hop_length, n_mels, kind="mel", eps=1e-5, stats=raw)
+    return S.T.numpy().astype(np.float64)
+
+
+def loudness_floor(frames: list[np.ndarray], db: float = 60.0) -> float:
+    """``db`` below the loudest of the log-mel frames (:func:`log_mel_frames`) of a
+    corpus, a log magnitude: the floor of the audio metrics (quieter is silence)."""
+    return max(float(f.max()) for f in frames) - db / 20 * math.log(10)
+
+
+def second_frames(segment: np.ndarray, sr: int, floor: float) -> tuple[np.ndarray, bool]:
+    """One segment of :func:`audio_segments` -> what :func:`nearest_neighbour_distances`
+    compares: its :func:`pooled_log_mel` frames less the two at each end (whose windows
+    reach outside the segment: the reflect-padded edge frames of a cut tonal sound are
+    broadband and would hide a copy), and whether it is active (at least half its
+    frames have a band above ``floor``; only active seconds are checked for copies)."""
+    frames = log_mel_frames(segment, sr)
+    edge = 2048 // (2 * 512)
+    pooled = pooled_log_mel(frames[edge:len(frames) - edge], floor=floor)
+    return pooled, len(frames) > 2 * edge and bool((frames.max(1) > floor).mean() >= 0.5)
 
 
 def pooled_log_mel(frames: np.ndarray, bands: int = 32, floor: float | None = None) -> np.ndarray:

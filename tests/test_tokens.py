@@ -254,3 +254,72 @@ def test_copy_guard_by_groups_also_bans_a_copy_made_of_near_codewords():
     assert not CopyGuard(stream, 3, 10)(history).any()
     banned = CopyGuard(stream, 3, 10, groups=np.arange(10) // 2)(history)
     assert np.flatnonzero(banned[0].numpy()).tolist() == [4, 5]  # 4 followed 0 2, and 5 is 4's twin
+
+
+JUMPS = (0, 88, 174, 260)  # the first frame TokenAudioModel.draw draws of each second of 44.1 kHz at hop 512
+
+
+class Reciter(FrameModel):
+    """A token model that, at the start of each second, either recites its training
+    stream from a random place (tokens 0 .. V - 2 in order: the corpus's frames) or
+    holds a token of its own (V - 1, a sound the corpus does not have), one or the other
+    with probability 1/2."""
+
+    def __init__(self, v: int):
+        super().__init__(SimpleNamespace(n_features=v, n_tracks=0, steps_per_bar=0, head="categorical"))
+        self.head = CategoricalHead(v + 1, v)
+        with torch.no_grad():
+            self.head.proj.weight.zero_()
+            self.head.proj.bias.zero_()
+            successor = torch.cat([torch.arange(1, v - 1), torch.tensor([0, v - 1])])
+            self.head.proj.weight[successor, torch.arange(v)] = 20.0
+            self.head.proj.weight[v - 1, v] = float(np.log(v - 1))  # at a jump: half the mass on the new sound
+
+    def init_state(self, batch_size, device):
+        return None
+
+    def step(self, frame, state, t):
+        jump = float(t in JUMPS)
+        return torch.cat([frame * (1 - jump), torch.full((len(frame), 1), jump)], 1), state
+
+
+def test_second_check_redraws_every_second_the_evaluation_calls_a_copy(tmp_path):
+    from musegan.data.tokens import reference_info
+    from musegan.evaluation import evaluate_audio
+
+    rng = np.random.default_rng(0)
+    t = np.arange(SR // 4) / SR
+    bursts = []  # twenty different decaying chords: the corpus, two files of 2.5 s
+    for _ in range(20):
+        f = rng.uniform(150, 4000, 3)
+        bursts.append((np.sin(2 * np.pi * f[:, None] * t).sum(0) / 3 * (0.2 + np.exp(-t / 0.08))).astype(np.float32))
+    y = 0.5 * np.concatenate(bursts)
+    (tmp_path / "ref").mkdir()
+    files = [y[: len(y) // 2], y[len(y) // 2:]]
+    for k, part in enumerate(files):
+        sf.write(tmp_path / "ref" / f"corpus{k}.wav", part, SR, subtype="FLOAT")
+    grains = [cut_grain(y[None], k, 512) for k in range(len(y) // 512 + 1)]
+    grains.append(cut_grain(0.3 * np.sin(2 * np.pi * 9000 * np.arange(1024) / SR)[None], 1, 512))  # its own sound
+    v = len(grains)
+    codebook = torch.randn(v, 3, generator=torch.Generator().manual_seed(0))  # for the n-gram guard's groups
+    info = {"stats": {"sr": SR, "hop_length": 512, "channels": 1, "n_bins": 3}, "codebook": codebook,
+            "grains": torch.from_numpy(np.stack(grains)), "train_ids": torch.arange(v - 1).to(torch.int16),
+            **reference_info(files, SR)}
+    player = TokenAudioModel(Reciter(v), RunConfig(model="lstm", data=DataConfig(kind="tokens")), info)
+    player.max_copy_seconds = 0  # the n-gram guard off: the check alone
+
+    def copies(min_distance):
+        player.min_copy_distance = min_distance
+        report = evaluate_audio("reciter", tmp_path / "ref", tmp_path / f"eval-{min_distance}.json", num=6,
+                                seconds=3.0, model=player, log=lambda *_: None)
+        return report["nearest_neighbour"]["generated_to_reference"]
+
+    off = copies(0.0)
+    assert off["copies"] >= 4 and off["min"] < 0.05  # recited seconds: copies by the evaluation's measure
+    assert player.copy_report == []
+    on = copies(0.25)
+    assert on["copies"] == 0 and on["min"] >= 0.25 - 1e-3 and on["segments"] == off["segments"]
+    report = player.copy_report  # the last clip's seconds, as the check measured them
+    assert len(report) == 3 and all(r["distance"] >= 0.25 for r in report)
+    ids = player.generate_tokens(seconds=3.0, seed=5)
+    assert player.copy_report == report and torch.equal(ids, player.generate_tokens(seconds=3.0, seed=5))

@@ -39,17 +39,25 @@ def held_share(ids: np.ndarray, n: int, silent_id: int) -> dict:
             "held_silent_share": round(float((w[held, 0] == silent_id).mean()), 4) if held.any() else None}
 
 
-def main() -> None:
+def clip_args(num: int) -> argparse.ArgumentParser:
+    """The arguments of the token-run benchmarks (this one and second_check.py): the run,
+    the reference folder, where to write and a name, and the clips drawn (``--num``
+    clips of ``--seconds`` from seeds ``--seed`` on, at ``--temperature``)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("--reference", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", required=True)
-    ap.add_argument("--lengths", default="0,0.5,0.25,0.1", help="max_copy_seconds values (0: no guard)")
-    ap.add_argument("--num", type=int, default=32)
+    ap.add_argument("--num", type=int, default=num)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0, help="clip i from seed SEED + i")
+    return ap
+
+
+def main() -> None:
+    ap = clip_args(32)
+    ap.add_argument("--lengths", default="0,0.5,0.25,0.1", help="max_copy_seconds values (0: no guard)")
     ap.add_argument("--groups", type=int, help="compare n-grams of this many groups of near codewords (k-means of "
                                                "the codebook; 0: of the codewords; default: the run's, COPY_GROUPS)")
     ap.add_argument("--skip-held", action="store_true",
@@ -72,8 +80,8 @@ def main() -> None:
             player.copy_groups = args.groups
         if n and args.skip_held:  # forbid() keeps a guard of the same settings
             groups = codeword_groups(player.codebook.numpy(), player.copy_groups) if player.copy_groups else None
-            player._guard = CopyGuard(ids, n, len(player.codebook), skip_held=True, groups=groups)
-            player._guard_key = (n, player.copy_groups)
+            player._guards[(n, player.copy_groups)] = CopyGuard(ids, n, len(player.codebook), skip_held=True,
+                                                                groups=groups)
         held = (("-skipheld" if args.skip_held else "") + (f"-groups{player.copy_groups}" if n else "")
                 + (f"-seed{args.seed}" if args.seed else ""))
         report = evaluate_audio(args.run, args.reference, out / f"eval-tokens-{args.name}-guard{s:g}{held}.json",

@@ -28,13 +28,13 @@ class Tokens(Spectrogram):
         return get_kind(self.reads).encode(paths, config)
 
     def info(self, corpus, config) -> dict:
-        from ..data.tokens import check_decoder, learn_tokens
+        from ..data.tokens import check_decoder, copy_reference, learn_tokens
 
         check_decoder(config.data.token_decoder)
         info = super().info(corpus, config)
         train_songs, _ = corpus.split(config.data.valid_percent)
         tokens = learn_tokens(corpus, train_songs, info["stats"], config.data.codebook_size, config.train.seed)
-        return {**info, "kind": "tokens", **tokens}
+        return {**info, "kind": "tokens", **tokens, **copy_reference(corpus, info["stats"]["sr"])}
 
     def datasets(self, corpus, config, info, train_songs, valid_songs):
         from ..data.tokens import TokenDataset
