@@ -7,6 +7,9 @@
 # on log-mel frames beside them; then the clips of samples/audio/. Results as JSON in
 # results/tokens/ (run from the repository root). The token decoders (grains, spectra)
 # are compared by tokens_decoders.py (results/tokens/lstm-decoders/, not rerun here).
+# Since then the token runs' defaults changed (the copy check of whole seconds, the n-gram
+# guard off on first draws): the evaluate and generate lines below now give the figures
+# and clips of second_check.sh's defaults; pass --max-copy-seconds 0.1 for the guard's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=../shared/data/wav/sonic_pi_samples/samples
