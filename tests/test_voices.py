@@ -98,7 +98,7 @@ def test_after_a_chord_the_hold_gate_keeps_the_sum_at_one(poly, sustain):
 
 @pytest.mark.parametrize("poly", ["bernoulli", "nade"])
 def test_with_sustain_frames_are_drawn_as_often_as_the_likelihood_says(poly):
-    """Sampling (the notes that go on drawn first, then the head given them) and the NLL
+    """Sampling (the head pulled towards the notes of the step before) and the NLL
     describe one distribution: over every frame after a two-note chord, the share of
     20,000 draws matches exp(-NLL)."""
     h = head((1, 0), poly, sustain=True)
@@ -120,9 +120,9 @@ def test_with_sustain_frames_are_drawn_as_often_as_the_likelihood_says(poly):
 
 
 def test_with_sustain_the_notes_of_the_step_before_go_on_one_by_one():
-    """A piano part that adds a note: with sustain, the two notes that go on are each
-    kept by their own bit, so an open gate and a head that would drop them do not cut
-    them; without it the head re-draws them and drops them."""
+    """A piano part whose gate opens: with sustain, the two notes of the step before are
+    pulled on by their own offsets, so a head that would drop them does not cut them;
+    without it the head re-draws them and drops them."""
     before = torch.zeros(512, K, C, P)
     before[:, 1, 0, :2] = 1
     kept = {}
@@ -136,7 +136,7 @@ def test_with_sustain_the_notes_of_the_step_before_go_on_one_by_one():
             h.out[1].V.zero_()
             if sustain:
                 h.sustain["1"].weight.zero_()
-                h.sustain["1"].bias.fill_(5.0)  # each note goes on with p 0.993
+                h.sustain["1"].bias.fill_(8.0)  # a note of the step before goes on with p 0.993
         frame = h.sample(torch.randn(512, 8, generator=torch.Generator().manual_seed(2)), 1.0,
                          torch.Generator().manual_seed(3), prev=before.flatten(1)).view(512, K, C, P)[:, 1, 0]
         kept[sustain] = float(frame[:, :2].mean())

@@ -84,18 +84,18 @@ class BernoulliHead(nn.Module):
         p = mean_frame.float().clamp(1e-4, 1 - 1e-4)
         self.proj.bias.copy_(torch.log(p) - torch.log1p(-p))
 
-    def nll(self, h: torch.Tensor, x: torch.Tensor, free: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` NLL per frame in nats (of the
-        ``free`` features only, if given)."""
-        nll = F.binary_cross_entropy_with_logits(self.proj(h).float(), x.float(), reduction="none")
-        return (nll if free is None else nll * free).sum(-1)
+    def nll(self, h: torch.Tensor, x: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` NLL per frame in nats; ``offset`` is
+        added to the logits."""
+        logits = self.proj(h).float() if offset is None else self.proj(h).float() + offset
+        return F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").sum(-1)
 
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
-               top_p: float = 1.0, fixed: torch.Tensor | None = None, free: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B, H)`` -> ``(B, F)`` 0/1 frame (``top_p``: see ``voices.nucleus_bits``); with
-        ``free`` ``(B, F)`` bool, the other features take their values in ``fixed``."""
-        bits = draw_bits(self.proj(h).float(), temperature, generator, top_p)
-        return bits if free is None else torch.where(free, bits, fixed)
+               top_p: float = 1.0, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, H)`` -> ``(B, F)`` 0/1 frame (``top_p``: see ``voices.nucleus_bits``);
+        ``offset`` is added to the logits."""
+        logits = self.proj(h).float() if offset is None else self.proj(h).float() + offset
+        return draw_bits(logits, temperature, generator, top_p)
 
 
 class GaussianHead(nn.Module):
@@ -183,8 +183,8 @@ def make_head(config, hidden_size: int) -> nn.Module:
     audio tokens). With ``voices`` and tracks from the data
     (``mono_tracks``, set for piano-rolls), the head goes track by track (``voices.py``):
     monophonic tracks as one categorical per step, the others with ``head`` behind a hold
-    gate and with re-strikes of their own (and, with ``sustain``, a bit per sounding note
-    for whether it goes on)."""
+    gate and with re-strikes of their own (and, with ``sustain``, a pull of their own
+    towards each note that sounded the step before)."""
     kind = getattr(config, "head", "bernoulli")
     if kind in ("bernoulli", "nade") and getattr(config, "voices", False) and len(getattr(config, "mono_tracks", ())):
         from .voices import VoiceHead

@@ -65,29 +65,26 @@ class NADEHead(nn.Module):
         logits = per_sum.gather(1, before[:, None]).squeeze(1) + self.bias_v(h).float()
         return logits.reshape(shape)
 
-    def nll(self, h: torch.Tensor, x: torch.Tensor, free: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` exact NLL per frame in nats. ``free``
-        ``(B, T, F)`` bool: only these features are scored; the others are given (their
-        values in ``x`` inform the features above them), as ``sample(fixed=, free=)``
-        draws them."""
-        nll = F.binary_cross_entropy_with_logits(self.logits(h, x), x.float(), reduction="none")
-        return (nll if free is None else nll * free).sum(-1)
+    def nll(self, h: torch.Tensor, x: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, T, H)``, ``(B, T, F)`` -> ``(B, T)`` exact NLL per frame in nats; ``offset``
+        ``(B, T, F)`` is added to the visible biases (see ``sample_with_logits``)."""
+        logits = self.logits(h, x) if offset is None else self.logits(h, x) + offset
+        return F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").sum(-1)
 
     @torch.no_grad()
     def sample_with_logits(self, h: torch.Tensor, temperature: float = 1.0, generator=None, top_p: float = 1.0,
-                           fixed: torch.Tensor | None = None, free: torch.Tensor | None = None):
+                           offset: torch.Tensor | None = None):
         """``(B, H)`` -> a ``(B, F)`` 0/1 frame drawn feature by feature, lowest first,
         and the conditional logits (before temperature) it was drawn from. Temperature 0
-        takes the likelier value of each feature in turn. With ``free`` ``(B, F)`` bool,
-        the other features take their values in ``fixed`` ``(B, F)`` instead of being
-        drawn (and inform the features drawn above them).
+        takes the likelier value of each feature in turn. ``offset`` ``(B, F)`` is added to
+        the visible biases ``b_v(s)`` (e.g. a pull towards the notes of the step before).
 
         The conditionals only change after a note, so each round computes the logits of
         every feature still to decide from the current hidden vector, finds the first
         feature that comes out on (its uniform below its probability), and moves past
         it: as many rounds as notes, not as features."""
         acc = self.bias_h(h).float()
-        bias_v = self.bias_v(h).float()
+        bias_v = self.bias_v(h).float() if offset is None else self.bias_v(h).float() + offset
         n, f = bias_v.shape
         uniform = torch.rand(n, f, generator=generator, device=h.device) if temperature > 0 else None
         frame, logits = torch.zeros_like(bias_v), torch.zeros_like(bias_v)
@@ -97,8 +94,6 @@ class NADEHead(nn.Module):
         while active.any():
             now = torch.sigmoid(acc) @ self.V.t() + bias_v  # logits if no further note came
             on = now > 0 if uniform is None else uniform < nucleus_bits(torch.sigmoid(now / temperature), top_p)
-            if free is not None:
-                on = torch.where(free, on, fixed > 0.5)
             open_ = (index >= start[:, None]) & active[:, None]
             on &= open_
             hit = on.any(-1)
@@ -113,7 +108,7 @@ class NADEHead(nn.Module):
         return frame, logits
 
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev=None,
-               top_p: float = 1.0, fixed: torch.Tensor | None = None, free: torch.Tensor | None = None) -> torch.Tensor:
+               top_p: float = 1.0, offset: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, H)`` -> ``(B, F)`` 0/1 frame; ``top_p`` per unit (see ``voices.nucleus_bits``);
-        ``fixed``, ``free``: see ``sample_with_logits``."""
-        return self.sample_with_logits(h, temperature, generator, top_p, fixed, free)[0]
+        ``offset``: see ``sample_with_logits``."""
+        return self.sample_with_logits(h, temperature, generator, top_p, offset)[0]
