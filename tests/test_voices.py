@@ -119,7 +119,7 @@ def test_with_sustain_frames_are_drawn_as_often_as_the_likelihood_says(poly):
     assert float(p.max()) > 0.05  # not a flat distribution, where any sampler would pass
 
 
-def test_with_sustain_the_notes_of_the_step_before_go_on_one_by_one():
+def test_with_sustain_the_notes_of_the_step_before_are_pulled_on_each_by_its_own_offset():
     """A piano part whose gate opens: with sustain, the two notes of the step before are
     pulled on by their own offsets, so a head that would drop them does not cut them;
     without it the head re-draws them and drops them."""

@@ -188,14 +188,15 @@ class VoiceHead(nn.Module):
         """Polyphonic tracks start at their bit frequencies (see BernoulliHead)."""
         for k, head in enumerate(self.out):
             if not self.mono[k]:
-                head.init_from_data(self.tracks(mean_frame)[k][0])
+                track = self.tracks(mean_frame)[k]
+                head.init_from_data(track[0])
                 if self.C > 1:  # start from the corpus's onsets per sounding step (an upper bound)
-                    notes, onsets = self.tracks(mean_frame)[k].sum(-1)
+                    notes, onsets = track.sum(-1)
                     starts = (onsets / notes.clamp_min(1e-6)).clamp(.01, .99)
                     self.restrike[str(k)].bias.fill_(float(torch.logit(starts)))
                     if str(k) in self.sustain:  # as many notes stop as start: a note goes on with 1 - starts
-                        p = self.tracks(mean_frame)[k][0].float().clamp(1e-4, 1 - 1e-4)  # the head's start
-                        self.sustain[str(k)].bias.copy_(torch.logit(1 - starts) - torch.log(p) + torch.log1p(-p))
+                        p = track[0].float().clamp(1e-4, 1 - 1e-4)  # the head's start
+                        self.sustain[str(k)].bias.copy_(torch.logit(1 - starts) - torch.logit(p))
 
     def nll(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, H)``, frames ``(B, T, F)`` -> ``(B, T)`` NLL per frame (the sum over
