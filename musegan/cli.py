@@ -77,6 +77,21 @@ def _program(text: str) -> tuple[str, int]:
     return name.strip(), int(number)
 
 
+def _pull(text: str) -> tuple[str, float]:
+    """An argparse type: ``NAME=NATS`` for ``--pull`` (see ``musegan.steering``)."""
+    from .steering import PULLS
+
+    name, sep, value = text.partition("=")
+    try:
+        nats = float(value)
+    except ValueError:
+        nats = -1.0
+    if not (sep and name.strip() in PULLS and nats >= 0 and nats != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected NAME=NATS with NAME one of {', '.join(PULLS)} and NATS a "
+                                         f"number of at least 0, got {text!r}")
+    return name.strip(), nats
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="musegan", description="Generate music: train on a folder of MIDI files, get MIDI back.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -124,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--max-copy-seconds", type=_nonneg_float, metavar="S",
                     help="audio-token runs: draw no stretch of S seconds of the training tokens (default 0: only "
                          "when a second is drawn again for being a copy, at 0.1)")
+    pg.add_argument("--pull", action="append", type=_pull, default=[], metavar="NAME=NATS",
+                    help="steer the sampler (lstm, conv), each 0 = off: hold=N keeps a just-started note for a 32nd; "
+                         "key=N pushes notes outside the piece's major scale down; groove=N pulls the drums towards "
+                         "the bar before's hits (pop at 12 steps per quarter: hold=4 key=1.5 groove=1)")
     pg.add_argument("--primer", help="MIDI file to continue (or, with --infill / --keep-tracks, to edit)")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")
@@ -180,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--seconds", type=_positive_float, default=4.0, help="audio runs: seconds per clip (default 4)")
     pe.add_argument("--max-copy-seconds", type=_nonneg_float, metavar="S",
                     help="audio-token runs: the copy guard, as for musegan generate")
+    pe.add_argument("--pull", action="append", type=_pull, default=[], metavar="NAME=NATS",
+                    help="steer the sampler, as for musegan generate")
     pe.add_argument("--segment-bars", type=_positive_int, default=4,
                     help="bars per segment of the classifier two-sample test (default 4; at most --bars)")
 
@@ -250,7 +271,8 @@ def run(argv=None) -> int:
                                tracks=args.tracks, harmonize=args.harmonize, keep_tracks=args.keep_tracks,
                                as_tracks=args.as_tracks, key=args.key, tempo=args.tempo,
                                programs=dict(args.program) or None, time_signature=args.time_signature,
-                               iterations=args.iterations, max_copy_seconds=args.max_copy_seconds)
+                               iterations=args.iterations, max_copy_seconds=args.max_copy_seconds,
+                               pulls=dict(args.pull) or None)
         for path in paths:
             print(path)
         return 0
@@ -269,7 +291,8 @@ def run(argv=None) -> int:
 
         r = evaluate(args.generated, args.reference, args.out, args.num, args.bars, args.seed, args.temperature,
                      args.resolution, args.max_samples, args.tracks, args.max_tracks, args.seconds,
-                     segment_bars=args.segment_bars, top_p=args.top_p, max_copy_seconds=args.max_copy_seconds)
+                     segment_bars=args.segment_bars, top_p=args.top_p, max_copy_seconds=args.max_copy_seconds,
+                     pulls=dict(args.pull) or None)
         print(f"written to {r['out']}")
         return 0
     if args.command == "benchmark":

@@ -164,21 +164,22 @@ def collect(source, data, resolution: int, bars: int, max_samples: int,
 
 
 def generate_samples(model, num: int, bars: int, seed: int, temperature: float, resolution: int,
-                     top_p: float = 1.0) -> list[Song]:
-    return [rescale(model.generate_song(bars, seed + i, temperature, top_p=top_p), resolution) for i in range(num)]
+                     top_p: float = 1.0, pulls: dict | None = None) -> list[Song]:
+    return [rescale(model.generate_song(bars, seed + i, temperature, top_p=top_p, pulls=pulls), resolution)
+            for i in range(num)]
 
 
 def evaluate(generated, reference, out=None, num: int = 100, bars: int = 8, seed: int = 0,
              temperature: float | None = None, resolution: int = 24, max_samples: int = 200, tracks=None,
              max_tracks=None, seconds: float = 4.0, segment_bars: int = 4, top_p: float = 1.0, log=print,
-             max_copy_seconds: float | None = None) -> dict:
+             max_copy_seconds: float | None = None, pulls: dict | None = None) -> dict:
     """Score ``generated`` (a run: ``num`` samples of ``bars`` bars are generated; or a
     folder of music files) beside ``reference`` (a folder of music files or a prepared
     folder), with a classifier two-sample test on both cut into segments of
     ``segment_bars`` bars (:func:`two_sample_test`); writes the report as JSON to ``out``
     (default: ``evaluation.json`` in the run or folder) and returns it. An audio run is scored by :func:`evaluate_audio`
     (clips of ``seconds``; an audio-token run's copy guard set by ``max_copy_seconds``,
-    see ``generation.guard_copies``)."""
+    see ``generation.guard_copies``). ``pulls``: as for ``musegan generate --pull``."""
     from .config import DataConfig
     from .generation import AudioModel, guard_copies, load
 
@@ -188,13 +189,17 @@ def evaluate(generated, reference, out=None, num: int = 100, bars: int = 8, seed
     data = DataConfig()
     model = load(generated) if is_run(generated) else None
     guard_copies(model, max_copy_seconds, generated)
+    if pulls and model is None:
+        raise MuseganError(f"--pull: {generated} is a folder of music files, not a run to sample")
     if isinstance(model, AudioModel):
+        if pulls:
+            raise MuseganError(f"--pull: {generated} is an audio model; pulls work on symbolic (MIDI) models only")
         return evaluate_audio(generated, reference, out, num, seconds, seed, temperature, max_samples, log, model,
                               top_p)
     if model is not None:
-        gen = generate_samples(model, num, bars, seed, temperature, resolution, top_p)
+        gen = generate_samples(model, num, bars, seed, temperature, resolution, top_p, pulls)
         data = model.config.data
-        gen_info = {"source": str(generated), "run": True, "top_p": top_p, "seed": seed,
+        gen_info = {"source": str(generated), "run": True, "top_p": top_p, "seed": seed, "pulls": dict(pulls or {}),
                     "temperature": model.model.default_temperature if temperature is None else temperature}
         gen_songs = list(range(num))
     else:

@@ -75,6 +75,22 @@ class MusicModel:
         self.tracks = [Track.from_dict(t) for t in info["tracks"]]
         self.spec = frame_spec(config.data, len(self.tracks))
 
+    def steering(self, pulls: dict | None):
+        """The :class:`~musegan.steering.Steering` that ``pulls`` (``{"hold" | "key" |
+        "groove": nats}``) ask for, or None when none is on. A young note is one shorter
+        than a 32nd note; the key is counted over 4 bars (a half-life)."""
+        from .steering import Steering, check_pulls
+
+        pulls = check_pulls(pulls)
+        if not any(pulls.values()):
+            return None
+        if not getattr(self.model, "steerable", False):
+            raise MuseganError(f"--pull: the {self.config.model} family draws no frame after frame to pull; "
+                               "the sequence families (lstm, conv) take pulls")
+        res, spb = self.config.data.resolution, self.steps_per_bar
+        return Steering(self.spec.n_tracks, self.spec.n_channels, self.spec.n_pitches, self.spec.pitch_low,
+                        self.drums, min_steps=max(1, -(-res // 8)), half_life=4 * spb, steps_per_bar=spb, **pulls)
+
     @property
     def steps_per_bar(self) -> int:
         return int(self.info["steps_per_bar"])
@@ -96,15 +112,18 @@ class MusicModel:
         return temperature
 
     def generate_song(self, bars: int = 16, seed: int = 0, temperature: float | None = None, primer=None,
-                      top_p: float = 1.0) -> Song:
+                      top_p: float = 1.0, pulls: dict | None = None) -> Song:
         """Sample ``bars`` bars (after the primer, if any) as a :class:`Song`.
         ``temperature`` divides the logits (0: the likeliest choice; None: the family's
         default, 1 but for coconet); ``top_p`` < 1 keeps
         only the nucleus of each choice (each voice's categorical, each note bit). Without
-        a primer, the first step is not silent unless the corpus's pieces start so."""
+        a primer, the first step is not silent unless the corpus's pieces start so.
+        ``pulls``: ``{"hold" | "key" | "groove": nats}``, logit offsets while sampling
+        (``musegan.steering``; sequence families)."""
         if bars < 1:
             raise MuseganError(f"bars={bars}: expected at least 1")
         temperature = self._temperature(temperature, top_p)
+        steer = self.steering(pulls)
         primer_song, primer_frames = self.primer_frames(primer) if primer is not None else (None, None)
         shift = self.key_shift(seed, None if primer_song is None else primer_song.notes)
         if shift and primer_song is not None:
@@ -116,7 +135,7 @@ class MusicModel:
                 1, bars * self.steps_per_bar,
                 primer=None if primer_frames is None else torch.from_numpy(primer_frames),
                 temperature=temperature, generator=gen, top_p=top_p,
-                sounding_start=self.info.get("silent_start", 1.0) < 0.5,
+                sounding_start=self.info.get("silent_start", 1.0) < 0.5, **({} if steer is None else {"steer": steer}),
             )[0].numpy()
         notes = self.move(frames_to_notes(frames, self.spec, velocity=80), -shift)
         num, den = self.info["time_signature"]
@@ -153,7 +172,7 @@ class MusicModel:
 
     def generate(self, bars: int = 16, seed: int = 0, temperature: float | None = None, primer=None, top_p: float = 1.0,
                  key: str | None = None, tempo: float | None = None, programs: dict | None = None,
-                 time_signature: str | None = None):
+                 time_signature: str | None = None, pulls: dict | None = None):
         """Sample music; returns a ``pretty_midi.PrettyMIDI`` (one named track per row
         of the model, its program, drums on channel 10). See ``generate_song``.
         Steering: ``key`` (e.g. ``"D minor"``; without a primer: the piece is moved by
@@ -161,7 +180,7 @@ class MusicModel:
         profiles), ``tempo`` (quarter notes per minute), ``programs`` (``{track name:
         General MIDI program 0-127}``), ``time_signature`` (``"3/4"``: only the one the
         model was trained on)."""
-        song = self.generate_song(bars, seed, temperature, primer, top_p)
+        song = self.generate_song(bars, seed, temperature, primer, top_p, pulls)
         return to_pretty_midi(self.steer_song(song, key, tempo, programs, time_signature, primer is not None))
 
     # -- steering -----------------------------------------------------------------------
@@ -238,21 +257,23 @@ class MusicModel:
         return piece
 
     def _complete(self, piece, known: np.ndarray, frames: np.ndarray, seed, temperature, top_p, iterations,
-                  pitch_shift: int = 0):
+                  pitch_shift: int = 0, pulls: dict | None = None):
         """Draw the cells not ``known`` ``(T, K)`` of ``frames`` ``(T, F)`` and add the notes
         that start in them to ``piece``."""
         temperature = self._temperature(temperature, top_p)
+        steer = self.steering(pulls)
         device = next(self.model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(int(seed))
         with one_thread(device):
             out = self.model.complete(torch.from_numpy(frames)[None], torch.from_numpy(known)[None], temperature,
-                                      gen, top_p, iterations)[0].numpy()
+                                      gen, top_p, iterations,
+                                      **({} if steer is None else {"steer": steer}))[0].numpy()
         size = self.spec.n_channels * self.spec.n_pitches
         drawn = out * np.repeat(~known, size, axis=1)
         piece.add(frames_to_notes(drawn, self.spec), pitch_shift)
 
     def _infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float | None = None,
-                top_p: float = 1.0, iterations: int | None = None):
+                top_p: float = 1.0, iterations: int | None = None, pulls: dict | None = None):
         """``infill``: the piece (its score changed in place)."""
         from .arrange import row_index
 
@@ -276,7 +297,7 @@ class MusicModel:
             known[lo : min(end, hi), k] = True  # a kept note that sounds into the span goes on
         shift = self.key_shift(seed, notes)
         self._complete(piece, known, notes_to_frames(self.move(notes, shift), self.spec, 0, T), seed, temperature,
-                       top_p, iterations, pitch_shift=-shift)
+                       top_p, iterations, pitch_shift=-shift, pulls=pulls)
         return piece
 
     def infill(self, song, bars: tuple, tracks=None, seed: int = 0, temperature: float | None = None, top_p: float = 1.0,
@@ -294,7 +315,7 @@ class MusicModel:
         return score_to_pretty_midi(self.steer_piece(piece, tempo=tempo, programs=programs))
 
     def _harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float | None = None,
-                   top_p: float = 1.0, iterations: int | None = None):
+                   top_p: float = 1.0, iterations: int | None = None, pulls: dict | None = None):
         """``harmonize``: the piece (its score changed in place)."""
         from .arrange import fit_octaves, match_given, row_index
         from .errors import warn
@@ -336,7 +357,7 @@ class MusicModel:
         known[:, given_rows] = True
         key_shift = self.key_shift(seed, notes)
         self._complete(piece, known, notes_to_frames(self.move(notes, key_shift), self.spec, 0, T), seed, temperature,
-                       top_p, iterations, pitch_shift=-shift - key_shift)
+                       top_p, iterations, pitch_shift=-shift - key_shift, pulls=pulls)
         return piece
 
     def harmonize(self, melody, keep_tracks=None, as_tracks=None, seed: int = 0, temperature: float | None = None,
@@ -377,7 +398,7 @@ class MusicModel:
     def write_files(self, paths: list, seed: int = 0, temperature: float | None = None, bars: int | None = None,
                     seconds: float | None = None, primer=None, run="", top_p: float = 1.0, infill=None,
                     tracks=None, harmonize=None, keep_tracks=None, as_tracks=None, key=None, tempo=None,
-                    programs=None, time_signature=None, iterations=None) -> None:
+                    programs=None, time_signature=None, iterations=None, pulls=None) -> None:
         """File ``i`` of ``paths`` (.mid, or .wav: rendered at 44.1 kHz) from seed ``seed + i``:
         new music (after ``primer``, if any), or ``primer`` with bars ``infill`` (first,
         last) of ``tracks`` drawn again, or ``harmonize`` (a melody file) or ``primer``
@@ -400,10 +421,10 @@ class MusicModel:
         synth = "auto"  # warns once if FluidSynth is missing, then the same synthesizer for every file
         for i, path in enumerate(paths):
             if infill is not None:
-                piece = self._infill(primer, infill, tracks, seed + i, temperature, top_p, iterations)
+                piece = self._infill(primer, infill, tracks, seed + i, temperature, top_p, iterations, pulls)
             elif edit:
                 piece = self._harmonize(harmonize if harmonize is not None else primer, keep_tracks, as_tracks,
-                                        seed + i, temperature, top_p, iterations)
+                                        seed + i, temperature, top_p, iterations, pulls)
             if edit:
                 from .io.midi import score_to_pretty_midi
 
@@ -414,7 +435,7 @@ class MusicModel:
                 pm = score_to_pretty_midi(score)
             else:
                 pm = self.generate(16 if bars is None else bars, seed + i, temperature, primer, top_p, key, tempo,
-                                   programs, time_signature)
+                                   programs, time_signature, pulls)
             if path.suffix.lower() == ".wav":
                 from .render import SAMPLE_RATE, fluidsynth_available, render_midi
 

@@ -58,6 +58,8 @@ def test_unknown_model(capsys, tmp_path):
         (["generate", "run", "--out", "x.mid", "--bars", "many"], "--bars: expected a whole number"),
         (["generate", "run", "--out", "x.mid", "--bars", "0"], "--bars: expected at least 1"),
         (["generate", "run", "--out", "x.mid", "--temperature", "-1"], "--temperature"),
+        (["generate", "run", "--out", "x.mid", "--pull", "swing=1"], "--pull: expected NAME=NATS"),
+        (["evaluate", "run", "--reference", "x", "--pull", "hold=-2"], "--pull: expected NAME=NATS"),
         (["train", "--steps", "ten"], "--steps"),
         (["train", "--device", "tpu"], "--device"),
         (["train", "--set", "train.lr=fast"], "train.lr='fast': expected float"),

@@ -223,6 +223,7 @@ class FrameModel(nn.Module):
     family = "frame"
     has_likelihood = True  # the trainer validates the NLL and keeps the best weights
     conditions_on_future = False  # draws left to right: it continues and accompanies, but cannot infill
+    steerable = True  # complete(..., steer=...) takes logit offsets frame by frame (musegan.steering)
     valid_unit = "per frame"  # what the validation NLL counts
     default_temperature = 1.0  # sampling, when none is given
 
@@ -288,12 +289,12 @@ class FrameModel(nn.Module):
     @torch.no_grad()
     def generate(self, n: int, steps: int, primer: torch.Tensor | None = None, temperature: float = 1.0,
                  generator: torch.Generator | None = None, top_p: float = 1.0,
-                 sounding_start: bool = False, forbid=None) -> torch.Tensor:
+                 sounding_start: bool = False, forbid=None, steer=None) -> torch.Tensor:
         """Sample ``steps`` frames after an optional primer ``(T_p, F)``; returns
         ``(n, T_p + steps, F)`` frames (0/1, or values for a continuous head) on the CPU.
         ``sounding_start``: without a primer, the first frame is drawn again (up to 50
         times) while it is silent (for a corpus whose pieces start with a note).
-        ``forbid``: see :meth:`complete`."""
+        ``forbid``, ``steer``: see :meth:`complete`."""
         n_features = self.config.n_features
         t_p = 0 if primer is None else len(primer)
         frames = torch.zeros(n, t_p + steps, n_features)
@@ -302,12 +303,12 @@ class FrameModel(nn.Module):
             frames[:, :t_p] = primer.float()
             known[:, :t_p] = True
         return self.complete(frames, known, temperature, generator, top_p, sounding_start=sounding_start,
-                             forbid=forbid)
+                             forbid=forbid, steer=steer)
 
     @torch.no_grad()
     def complete(self, frames: torch.Tensor, known: torch.Tensor, temperature: float = 1.0,
                  generator: torch.Generator | None = None, top_p: float = 1.0, iterations=None,
-                 sounding_start: bool = False, forbid=None) -> torch.Tensor:
+                 sounding_start: bool = False, forbid=None, steer=None) -> torch.Tensor:
         """Frames ``(B, T, F)`` with the cells of ``known`` ``(B, T, K)`` (track by step;
         ``K = 1``: whole frames) kept as given and the others drawn, left to right: a
         sequence model sees only the past, so a known cell informs what comes after it
@@ -316,9 +317,13 @@ class FrameModel(nn.Module):
         times) while it is silent. ``forbid`` (categorical head only): called with the
         frames so far (a list of ``(B, F)``), returns the classes the next frame may not
         take ``(B, F)`` bool, or None (e.g. ``representations.tokens.CopyGuard``).
-        Returns ``(B, T, F)`` on the CPU."""
+        ``steer`` (binary heads): called with each frame as it is drawn or given (zeros
+        before the first), returns offsets ``(B, F)`` added to the logits of the next
+        frame's bits, or None (``musegan.steering.Steering``). Returns ``(B, T, F)`` on the CPU."""
         if forbid is not None and not isinstance(self.head, CategoricalHead):
             raise MuseganError(f"model.head={self.config.head!r}: forbidden classes need the categorical head")
+        if steer is not None and isinstance(self.head, (CategoricalHead, GaussianHead)):
+            raise MuseganError(f"model.head={self.config.head!r}: steering needs note bits (a binary head)")
         device = next(self.parameters()).device
         frames, known = frames.to(device).float(), known.to(device).bool()
         B, T, n_features = frames.shape
@@ -328,28 +333,34 @@ class FrameModel(nn.Module):
         out = []
         for t in range(T):
             h, state = self.step(prev, state, t)
+            offset = None if steer is None else steer(prev)
             kt = known[:, t]
             if kt.all():
                 prev = frames[:, t]
             else:
                 banned = None if forbid is None else forbid(out)
-                new = self._draw(h, prev, frames[:, t], kt, size, temperature, generator, top_p, banned)
+                new = self._draw(h, prev, frames[:, t], kt, size, temperature, generator, top_p, banned, offset)
                 for _ in range(50 if sounding_start and t == 0 and not kt.any() else 0):
                     silent = new.abs().sum(-1) == 0
                     if not silent.any():
                         break
                     new = torch.where(silent[:, None], self._draw(h, prev, frames[:, t], kt, size, temperature,
-                                                                  generator, top_p, banned), new)
+                                                                  generator, top_p, banned, offset), new)
                 prev = new
             out.append(prev)
         return torch.stack(out, 1).cpu() if out else frames.cpu()
 
-    def _draw(self, h, prev, frame, known, size: int, temperature, generator, top_p, banned=None) -> torch.Tensor:
+    def _draw(self, h, prev, frame, known, size: int, temperature, generator, top_p, banned=None,
+              offset=None) -> torch.Tensor:
         """One frame from the state ``h``, its known tracks (``known`` ``(B, K)``) as in
-        ``frame``; ``banned``: classes the categorical head may not draw."""
+        ``frame``; ``banned``: classes the categorical head may not draw; ``offset``:
+        added to the logits of the frame's bits."""
         if isinstance(self.head, VoiceHead):  # track by track: later tracks see the clamped ones
-            return self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, given=(frame, known))
+            return self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, given=(frame, known),
+                                    offset=offset)
         extra = {} if banned is None else {"banned": banned}
+        if offset is not None:
+            extra["offset"] = offset
         new = self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, **extra)
         return torch.where(known.repeat_interleave(size, 1), frame, new) if known.any() else new
 

@@ -168,13 +168,26 @@ class VoiceHead(nn.Module):
         return self.sustain[str(k)](z).float() * prev_track[..., 0, :] if str(k) in self.sustain else None
 
     def _new_sample(self, k: int, z: torch.Tensor, prev_track: torch.Tensor, temperature: float, generator,
-                    top_p: float) -> torch.Tensor:
-        notes = self.out[k].sample(z, temperature, generator, top_p=top_p, offset=self._offset(k, z, prev_track))
+                    top_p: float, steer: torch.Tensor | None = None) -> torch.Tensor:
+        """A polyphonic track's new notes; ``steer`` ``(B, C, P)`` is added to the logits of
+        its note bits and of its re-strike bits."""
+        offset = self._offset(k, z, prev_track)
+        if steer is not None:
+            offset = steer[:, 0] if offset is None else offset + steer[:, 0]
+        notes = self.out[k].sample(z, temperature, generator, top_p=top_p, offset=offset)
         if self.C == 1:
             return notes[:, None]
-        again = draw_bits(self.restrike[str(k)](z).float(), temperature, generator, top_p)
+        again_logits = self.restrike[str(k)](z).float()
+        again = draw_bits(again_logits if steer is None else again_logits + steer[:, 1], temperature, generator, top_p)
         before = prev_track[:, 0]
         return torch.stack([notes, notes * (1 - before) + notes * before * again], 1)
+
+    def _class_offset(self, steer: torch.Tensor, prev_track: torch.Tensor) -> torch.Tensor:
+        """Bit offsets ``(B, C, P)`` -> a voice's class offsets ``(B, 2 + P)``: rest 0, hold
+        the note bit of the note it holds, a new note at ``p`` its note and onset bits."""
+        new = steer.sum(1) if self.C > 1 else steer[:, 0]
+        hold = (steer[:, 0] * (prev_track[:, 0] > 0.5)).sum(-1, keepdim=True)
+        return torch.cat([torch.zeros_like(hold), hold, new], -1)
 
     def _inputs(self, k: int, h: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
         a = self.state[k](h)
@@ -217,26 +230,34 @@ class VoiceHead(nn.Module):
 
     @torch.no_grad()
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev: torch.Tensor | None = None,
-               top_p: float = 1.0, given: tuple | None = None) -> torch.Tensor:
+               top_p: float = 1.0, given: tuple | None = None, offset: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, H)`` and the frame before ``(B, F)`` -> a frame ``(B, F)``, track by track.
         ``temperature`` divides the logits (0: the likeliest class or bit); ``top_p``
         keeps the nucleus of each categorical and of each bit. ``given``: ``(frame (B, F),
         known (B, K))``, tracks kept as given (clamped), so that the tracks after them
-        in the frame are drawn knowing them."""
+        in the frame are drawn knowing them. ``offset`` ``(B, F)``: added to the logits of
+        the frame's bits; a voice's class gets the offsets of the bits it sets (a new note:
+        its note and onset bits; hold: the held note's note bit). A polyphonic track's
+        gate (hold every note) is not steered."""
         B = h.shape[0]
         prev = torch.zeros(B, self.K * self.C * self.P, device=h.device) if prev is None else prev.float()
         prev_tr = self.tracks(prev)
+        steer = None if offset is None else self.tracks(offset.float())
         parts = []
         for k in range(self.K):
             z = self._inputs(k, h, torch.cat(parts, -1) if parts else h.new_zeros(B, 0))
             if self.mono[k]:
-                cls = draw_classes(self._logits(k, z, prev_tr[:, k]), temperature, generator, top_p)
+                logits = self._logits(k, z, prev_tr[:, k])
+                if steer is not None:
+                    logits = logits + self._class_offset(steer[:, k], prev_tr[:, k])
+                cls = draw_classes(logits, temperature, generator, top_p)
                 parts.append(self.bits(cls, prev_tr[:, k]).flatten(1))
             else:
                 held, sounded = self.held(prev_tr[:, k])
                 g = torch.sigmoid(self.hold[str(k)](z).float()[:, 0] / max(temperature, 1e-6))
                 keep = (torch.bernoulli(nucleus_bits(g, top_p), generator=generator) > 0) & sounded
-                new = self._new_sample(k, z, prev_tr[:, k], temperature, generator, top_p)
+                new = self._new_sample(k, z, prev_tr[:, k], temperature, generator, top_p,
+                                       None if steer is None else steer[:, k])
                 parts.append(torch.where(keep[:, None], held.flatten(1), new.flatten(1)))
             if given is not None:
                 size = self.C * self.P
