@@ -34,3 +34,4 @@ done
 run evaluate runs/sonic-gan --reference "$W" --num 32 --seconds 4 --temperature 1.0 --out "$R/eval-gan-t1.0.json"
 run render samples/bach-lstm-16bars-seed0.mid --out samples/audio/bach-lstm-16bars-seed0-first-20s.wav --seconds 20
 run render samples/pop-lstm.mid --out samples/audio/pop-lstm-first-20s.wav --seconds 20
+run render samples/pop-lstm-pulled.mid --out samples/audio/pop-lstm-pulled-first-20s.wav --seconds 20
