@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import signal
@@ -40,7 +41,7 @@ import torch
 from .config import DataConfig, RunConfig, TrainConfig
 from .data.dataset import PreparedCorpus
 from .data.default_corpus import default_corpus_config, default_corpus_files
-from .data.prepare import corpus_kind, prepare_corpus, skipped_warning
+from .data.prepare import corpus_kind, encoding_of, prepare_corpus, skipped_warning
 from .distributed import World
 from .errors import MuseganError, warn
 from .generation import resolve_device
@@ -57,21 +58,24 @@ def cache_root() -> Path:
     return Path(root)
 
 
-def prepared_dir_for(corpus) -> Path:
+def prepared_dir_for(corpus, data: DataConfig) -> Path:
     """Where a corpus is prepared: the corpus itself if it is a prepared folder, else a
-    cache folder named after its absolute path."""
+    cache folder named after its absolute path and what ``data`` makes prepare write
+    (its encoding), so that runs at another resolution or track mapping keep their own
+    cache instead of preparing the corpus again over the other's."""
+    encoding = json.dumps(encoding_of(data), sort_keys=True)
     if corpus is None:
-        return cache_root() / "prepared" / "bach_chorales"
+        return cache_root() / "prepared" / f"bach_chorales-{hashlib.sha1(encoding.encode()).hexdigest()[:10]}"
     corpus = Path(corpus)
     if (corpus / "manifest.json").is_file():
         return corpus
-    digest = hashlib.sha1(str(corpus.resolve()).encode()).hexdigest()[:10]
+    digest = hashlib.sha1(f"{corpus.resolve()}|{encoding}".encode()).hexdigest()[:10]
     return cache_root() / "prepared" / f"{corpus.resolve().name or 'corpus'}-{digest}"
 
 
 def load_corpus(corpus, config: RunConfig, log=print, progress=True) -> PreparedCorpus:
     """Prepare (or reuse the cache of) a corpus folder; ``None`` is the default corpus."""
-    out = prepared_dir_for(corpus)
+    out = prepared_dir_for(corpus, config.data)
     if corpus is not None and out == Path(corpus):
         return PreparedCorpus(out)
     source = default_corpus_files() if corpus is None else corpus
@@ -338,7 +342,7 @@ def _load_corpus_once(corpus, config: RunConfig, world: World, log, progress) ->
         data = load_corpus(corpus, config, log, progress=False)
     world.barrier()
     if world.local_rank != 0:
-        data = PreparedCorpus(prepared_dir_for(corpus))
+        data = PreparedCorpus(prepared_dir_for(corpus, config.data))
     return data
 
 

@@ -201,3 +201,81 @@ def test_missing_and_empty_folders_are_clear_errors(tmp_path):
     (tmp_path / "empty" / "readme.txt").write_text("x")
     with pytest.raises(MuseganError, match="no music files"):
         prep.prepare_corpus(tmp_path / "empty", tmp_path / "out", progress=False)
+
+
+def _prepare_after(barrier, folder, out):
+    """A prepare that starts with the other process's and, after writing a shard, waits
+    long enough that the other writes its own before either finishes."""
+    import time
+
+    write = prep._write_shard
+
+    def write_then_wait(*args):
+        write(*args)
+        time.sleep(0.5)
+
+    prep._write_shard = write_then_wait
+    barrier.wait()
+    prep.prepare_corpus(folder, out, DataConfig(), workers=1, progress=False)
+
+
+def test_two_prepares_of_one_folder_at_once_leave_every_shard_the_manifest_lists(data_dir, tmp_path):
+    """Two runs preparing one cache folder at the same moment each used to delete the
+    other's shards at the end: both said done, and every later read of the corpus failed.
+    A lock on the folder makes the second wait and reuse the first one's work."""
+    import multiprocessing
+
+    files = sorted((data_dir / "midi" / "nottingham" / "MIDI").glob("*.mid"))[:200]
+    folder = link_files(files, tmp_path / "notts")
+    out = tmp_path / "out"
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_prepare_after, args=(barrier, folder, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    corpus = PreparedCorpus(out)
+    listed = {e["shard"] for e in corpus.entries}
+    assert listed and all((out / "shards" / s).is_file() for s in listed)
+    assert sum(len(corpus.rows(i)) for i in range(len(corpus))) > 20_000
+
+
+def test_a_missing_shard_is_a_one_line_error_and_a_new_prepare_mends_it(corpus, tmp_path):
+    out = tmp_path / "out"
+    prep.prepare_corpus(corpus, out, DataConfig(), workers=1, progress=False)
+    for shard in (out / "shards").glob("shard-*.npy"):
+        shard.unlink()
+    with pytest.raises(MuseganError, match="missing, though .*manifest.json lists it"):
+        PreparedCorpus(out).rows(0)
+    prep.prepare_corpus(corpus, out, DataConfig(), workers=1, progress=False)
+    assert len(PreparedCorpus(out).rows(0)) > 0
+
+
+def test_each_encoding_of_a_corpus_has_its_own_cache_folder(tmp_path, monkeypatch):
+    from musegan.training import prepared_dir_for
+
+    monkeypatch.setenv("MUSEGAN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    at4, at12 = prepared_dir_for(folder, DataConfig()), prepared_dir_for(folder, DataConfig(resolution=12))
+    assert at4 != at12 and at4.parent == at12.parent == tmp_path / "cache" / "prepared"
+    assert prepared_dir_for(folder, DataConfig(window_bars=8)) == at4  # windows are cut when read, not prepared
+    assert prepared_dir_for(None, DataConfig()) != prepared_dir_for(None, DataConfig(resolution=12))
+
+
+def test_the_workers_of_a_prepare_take_no_signal_handler_from_the_caller():
+    """Forked workers inherit the caller's Python handlers. ``Pool.terminate`` ends its
+    workers with SIGTERM while the parent holds their queue's lock; a handler there that
+    does not exit at once (the studio's, left behind by an earlier test) hung the suite
+    in a prepare. The workers take SIGTERM's default and leave Ctrl-C to the parent."""
+    import signal
+
+    before = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        with prep._pool(2, 8) as pool:
+            term, ctrl_c = pool.apply(signal.getsignal, (signal.SIGTERM,)), pool.apply(signal.getsignal, (signal.SIGINT,))
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert term == signal.SIG_DFL and ctrl_c == signal.SIG_IGN

@@ -51,7 +51,7 @@ def main() -> None:
     player = load(args.run)
     attached = "reference_frames" not in player.info
     if attached:
-        player.info.update(copy_reference(PreparedCorpus(prepared_dir_for(args.reference)), player.sr))
+        player.info.update(copy_reference(PreparedCorpus(prepared_dir_for(args.reference, player.config.data)), player.sr))
     guard_copies(player, args.max_copy_seconds, args.run)
     for name, value in (("min_copy_distance", args.min_distance), ("copy_tries", args.tries),
                         ("copy_groups", args.groups)):

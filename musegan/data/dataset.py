@@ -60,7 +60,12 @@ class PreparedCorpus:
         e = self.entries[i]
         shard = self._shards.get(e["shard"])
         if shard is None:
-            shard = self._shards[e["shard"]] = load_npy(self.root / "shards" / e["shard"])
+            path = self.root / "shards" / e["shard"]
+            try:
+                shard = self._shards[e["shard"]] = load_npy(path)
+            except FileNotFoundError:
+                raise MuseganError(f"{path}: missing, though {self.root / 'manifest.json'} lists it (the folder was "
+                                   "changed while this run read it); prepare the corpus again") from None
         return shard[e["offset"] : e["offset"] + e.get("n_notes", e.get("n_frames"))]
 
     def notes(self, i: int) -> np.ndarray:

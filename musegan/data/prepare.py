@@ -36,6 +36,7 @@ import itertools
 import json
 import multiprocessing as mp
 import os
+import signal
 import stat
 import sys
 import uuid
@@ -47,7 +48,7 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import MuseganError
-from ..io.files import atomic_write_chunks, read_json
+from ..io.files import atomic_write_chunks, folder_lock, read_json
 from ..io.audio import AUDIO_SUFFIXES
 from ..io.midi import UnreadableFile, read_songs
 from ..kinds import KINDS, get_kind
@@ -150,6 +151,12 @@ def prepare_corpus(source, out_dir, config: DataConfig | None = None, workers: i
         if part is None or part_of(_relative(str(path), head["part"]["root"]), n) == i:
             files.append((str(path), _file_key(path, enc_hash, st)))
 
+    with folder_lock(out_dir):  # two prepares of one folder at once would delete each other's shards
+        return _prepare_locked(out_dir, head, files, config, workers, progress)
+
+
+def _prepare_locked(out_dir: Path, head: dict, files: list, config: DataConfig, workers: int,
+                    progress: bool) -> dict:
     manifest = _Manifest(out_dir / "manifest.json", head, len(files))
     reuse = _reusable(manifest.path, out_dir)
     todo = []
@@ -240,7 +247,11 @@ def merge_prepared(parts, out_dir) -> dict:
         if a[0] == b[0]:
             path = json.loads(a[2])["path"]
             raise MuseganError(f"{path}: in both {folders[a[1]]} and {folders[b[1]]} (overlapping parts)")
+    with folder_lock(out_dir):
+        return _merge_locked(out_dir, folders, heads, items)
 
+
+def _merge_locked(out_dir: Path, folders: list, heads: list, items: list) -> dict:
     (out_dir / "shards").mkdir(parents=True, exist_ok=True)
     head = {k: v for k, v in heads[0].items() if k not in ("part", "complete", "summary")}
     manifest = _Manifest(out_dir / "manifest.json", head, len(items))
@@ -368,7 +379,15 @@ def _pool(workers: int, n_jobs: int):
     n = min(workers or os.cpu_count() or 1, n_jobs)
     if n <= 1 or n_jobs < 8:
         return contextlib.nullcontext()
-    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn").Pool(n)
+    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn").Pool(n, initializer=_worker_signals)
+
+
+def _worker_signals():
+    """A forked worker inherits its parent's Python signal handlers (a caller's SIGTERM
+    handler that does not exit would leave ``Pool.terminate`` waiting for it forever):
+    SIGTERM ends a worker, and Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _in_order(pool, jobs, ahead: int):

@@ -1,6 +1,7 @@
 """Atomic writes: a reader never sees half a file, and a killed writer loses nothing."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -81,6 +82,26 @@ def write_png(path, rgb: np.ndarray) -> Path:
     header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
     return atomic_write_bytes(path, png)
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold an exclusive lock on ``folder`` (a ``.lock`` file in it, created with the
+    folder) for the block: a second process that asks waits until the first is done.
+    Where the OS has no ``fcntl`` (Windows) the block runs unlocked."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(folder / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def read_json(path):
