@@ -360,8 +360,12 @@ def test_close_removes_the_temporary_folder(runs):
 
 
 def test_serve_prints_the_url_and_warns_off_localhost(runs, monkeypatch, capsys):
+    import signal
+
     monkeypatch.setattr(Studio, "serve_forever", lambda self: None)
+    before = signal.getsignal(signal.SIGTERM)
     serve([runs["lstm"]], host="127.0.0.1", port=0)
+    assert signal.getsignal(signal.SIGTERM) is before  # its Ctrl-C-like handler is not left behind
     out = capsys.readouterr()
     assert out.out.startswith("musegan studio: http://127.0.0.1:") and out.err == ""
     serve([runs["lstm"]], host="0.0.0.0", port=0)

@@ -717,8 +717,9 @@ def serve(runs=(), runs_dir=None, host: str = "127.0.0.1", port: int = 8765) -> 
         warn(f"--host {host}: the studio page has no login; anyone who can reach this address can use it")
     app = Studio(runs, runs_dir, host, port)
     atexit.register(app.close)
+    old = None
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)  # a kill cleans up as Ctrl-C does
+        old = signal.signal(signal.SIGTERM, _interrupt)  # a kill cleans up as Ctrl-C does
     n = len(app.runs.paths())
     print(f"musegan studio: {app.url}  ({n} run{'s' if n != 1 else ''}; Ctrl-C to stop)", flush=True)
     try:
@@ -727,3 +728,5 @@ def serve(runs=(), runs_dir=None, host: str = "127.0.0.1", port: int = 8765) -> 
         print("musegan studio: stopped", flush=True)
     finally:
         app.close()
+        if old is not None:  # the caller's handler back (a script, a test: not ours to keep)
+            signal.signal(signal.SIGTERM, old)
