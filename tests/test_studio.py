@@ -183,6 +183,7 @@ def test_static_page_and_runs(app):
     assert run["kind"] == "midi" and run["family"] == "lstm" and run["steps_per_bar"] == 16
     assert run["tracks"] == [t.name for t in musegan.load(app.runs.path("lstm")).tracks]
     assert get_json(app, "/api/run?id=audio")["kind"] == "audio"
+    assert run["pulls"] == ["hold", "key", "groove"] and get_json(app, "/api/run?id=coconet")["pulls"] == []
 
 
 def test_generate_writes_midi_and_wav_and_is_repeatable(app):
@@ -204,6 +205,25 @@ def test_generate_writes_midi_and_wav_and_is_repeatable(app):
     assert again["result"]["piece"] != r["piece"]
 
 
+def outside_one_major_scale(mid: bytes, after_s: float = 2.0) -> float:
+    """Share of the pitched notes starting after ``after_s`` seconds (past the first bar,
+    where the key pull has counted its notes) outside the major scale that holds most."""
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(mid))
+    pcs = [n.pitch % 12 for i in pm.instruments if not i.is_drum for n in i.notes if n.start >= after_s]
+    counts = np.bincount(pcs, minlength=12)
+    return 1 - max(sum(counts[(r + i) % 12] for i in (0, 2, 4, 5, 7, 9, 11)) for r in range(12)) / counts.sum()
+
+
+def test_generate_takes_pulls_on_a_sequence_run_and_refuses_them_on_coconet(app):
+    free = run_job(app, "/api/generate", {"run": "lstm", "bars": 8, "seed": 5})
+    pulled = run_job(app, "/api/generate", {"run": "lstm", "bars": 8, "seed": 5, "pulls": {"key": 40}})
+    assert free["state"] == pulled["state"] == "done", (free["error"], pulled["error"])
+    assert outside_one_major_scale(request(app, "GET", free["result"]["midi"])[2]) > 0.1
+    assert outside_one_major_scale(request(app, "GET", pulled["result"]["midi"])[2]) == 0.0
+    refused = run_job(app, "/api/generate", {"run": "coconet", "bars": 2, "pulls": {"hold": 2}})
+    assert refused["state"] == "error" and "coconet family draws no frame after frame" in refused["error"]
+
+
 def test_concurrent_requests_take_turns_on_the_model(app):
     body = {"run": "lstm", "bars": 2, "seed": 11}
     jobs = [post_json(app, "/api/generate", body)["job"] for _ in range(4)]
@@ -218,6 +238,7 @@ def test_concurrent_requests_take_turns_on_the_model(app):
     ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"), ({"temperature": -0.5}, "temperature"),
     ({"temperature": "hot"}, "temperature"), ({"temperature": float("nan")}, "temperature"),
     ({"top_p": 0}, "top_p"), ({"top_p": 1.5}, "top_p"),
+    ({"pulls": {"swing": 1}}, "pulls"), ({"pulls": {"key": -1}}, "pulls"), ({"pulls": [4]}, "pulls"),
 ], ids=lambda v: json.dumps(v).replace(" ", "") if isinstance(v, dict) else None)
 def test_bad_parameters_are_one_line_json_errors(app, body, field):
     s, msg = error_of(app, "POST", "/api/generate", {"run": "lstm", **body})
@@ -554,6 +575,19 @@ def test_browser_generate_listen_download(browser, app, runs):
     wait_for(browser, "return document.getElementById('message').textContent.includes('cannot infill')", 30,
              "the lstm run's refusal")
     assert not browser.find_element("id", "message").get_attribute("hidden")
+
+
+def test_browser_pulls_show_for_a_sequence_run_and_steer_what_it_generates(browser, app):
+    open_page(browser, app, "audio")
+    assert not browser.find_element("id", "pulls").is_displayed()
+    open_page(browser, app, "lstm")
+    assert browser.find_element("id", "pulls").is_displayed()
+    set_value(browser, "pull-key", 40)
+    generate_in_page(browser, 8)
+    piece = browser.execute_script("return window.studio.piece")
+    data = request(app, "GET", f"/files/{piece}.mid")[2]
+    assert bars_of(data) == 8 and outside_one_major_scale(data) == 0.0
+    set_value(browser, "pull-key", 0)
 
 
 def test_browser_bad_upload_shows_its_message(browser, app, runs, tmp_path):

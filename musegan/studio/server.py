@@ -7,7 +7,7 @@ shipped in ``static/`` (no CDN, no build step). The JSON API the page speaks:
 ``GET  /api/runs``         the runs the page may load: ``{"runs": [{"id", "kind", "family"}], ...}``
 ``GET  /api/run?id=ID``    load one (once): its kind, tracks, bar length, what it can do
 ``POST /api/upload``       a MIDI file as the raw body (``X-Filename`` names it): a piece
-``POST /api/generate``     ``{"run", "bars" | "seconds", "seed", "temperature", "top_p", "primer"}``
+``POST /api/generate``     ``{"run", "bars" | "seconds", "seed", "temperature", "top_p", "primer", "pulls"}``
 ``POST /api/infill``       ``{"run", "piece", "bars": [first, last], "tracks", "seed", ...}``
 ``POST /api/harmonize``    ``{"run", "piece", "as_track", "seed", ...}``
 ``GET  /api/jobs/JOB``     a job's state, stage and (partial) result
@@ -156,6 +156,7 @@ class Runs:
 
 def model_summary(run_id: str, model) -> dict:
     from ..generation import AudioModel
+    from ..steering import PULLS
 
     family = model.config.model
     if isinstance(model, AudioModel):
@@ -164,7 +165,8 @@ def model_summary(run_id: str, model) -> dict:
     return {"id": run_id, "kind": "midi", "family": family, "tracks": [t.name for t in model.tracks],
             "steps_per_bar": model.steps_per_bar, "resolution": int(model.config.data.resolution),
             "can_infill": bool(model.model.conditions_on_future), "can_harmonize": True,
-            "temperature": float(model.model.default_temperature)}
+            "temperature": float(model.model.default_temperature),
+            "pulls": list(PULLS) if getattr(model.model, "steerable", False) else []}
 
 
 # ---------------------------------------------------------------------- pieces and jobs
@@ -421,6 +423,15 @@ class Studio:
             args["bars"] = _int(body, "bars", 16, 1, MAX_BARS)
             if body.get("primer"):
                 args["primer"] = self.piece(body["primer"])
+            from ..steering import check_pulls
+
+            pulls = body.get("pulls") or {}
+            if not isinstance(pulls, dict):
+                raise RequestError(f"pulls: expected {{name: nats}}, got {str(pulls)[:40]!r}")
+            try:
+                args["pulls"] = check_pulls(pulls) or None
+            except MuseganError as e:
+                raise RequestError(f"pulls: {e}") from None
         else:
             args["piece"] = self.piece(body.get("piece"))
         if action == "infill":
@@ -457,14 +468,14 @@ class Studio:
             job.error, job.state = f"{type(e).__name__}: {_one_line(e, 250)}", "error"
 
     def _generate(self, job: Job, run_id: str, model, seed, temperature, top_p, bars=None, seconds=None,
-                  primer=None):
+                  primer=None, pulls=None):
         from ..generation import AudioModel
 
         if isinstance(model, AudioModel):
             return self._generate_audio(job, run_id, model, seconds or 4.0, seed, temperature, top_p)
         job.stage = f"sampling {bars} bars" + (" after the primer" if primer else "")
         song = model.generate_song(bars=bars, seed=seed, temperature=temperature, top_p=top_p,
-                                   primer=None if primer is None else primer.midi)
+                                   primer=None if primer is None else primer.midi, pulls=pulls)
         from ..io.midi import to_pretty_midi
 
         self._finish(job, f"{run_id}-seed{seed}", to_pretty_midi(song), song, model)

@@ -114,6 +114,7 @@ async function chooseRun(id) {
     state.run = run;
     studio.run = run.id;
     document.body.classList.toggle("kind-audio", run.kind === "audio");
+    document.body.classList.toggle("no-pulls", !(run.pulls && run.pulls.length));
     $("run-info").textContent = run.kind === "audio" ? `audio, ${run.sr} Hz`
       : `${run.tracks.length} track${run.tracks.length > 1 ? "s" : ""}, ${run.steps_per_bar} steps a bar` +
         (run.can_infill ? ", can infill" : "");
@@ -146,6 +147,12 @@ async function generate() {
   else {
     body.bars = $("bars").value.trim();
     if ($("use-primer").checked && state.upload) body.primer = state.upload.piece;
+    const pulls = {};
+    for (const name of state.run.pulls || []) {
+      const v = $(`pull-${name}`).value.trim();
+      if (v !== "" && +v !== 0) pulls[name] = isNaN(+v) ? v : +v;  // the server says what is wrong
+    }
+    if (Object.keys(pulls).length) body.pulls = pulls;
   }
   await busyWith(async () => {
     let shown = null;
