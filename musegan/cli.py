@@ -78,18 +78,17 @@ def _program(text: str) -> tuple[str, int]:
 
 
 def _pull(text: str) -> tuple[str, float]:
-    """An argparse type: ``NAME=NATS`` for ``--pull`` (see ``musegan.steering``)."""
-    from .steering import PULLS
+    """An argparse type: ``NAME=NATS`` for ``--pull``, checked by ``steering.check_pulls``."""
+    from .steering import PULLS, check_pulls
 
     name, sep, value = text.partition("=")
     try:
-        nats = float(value)
-    except ValueError:
-        nats = -1.0
-    if not (sep and name.strip() in PULLS and nats >= 0 and nats != float("inf")):
+        if not sep:
+            raise MuseganError("no '='")
+        return next(iter(check_pulls({name.strip(): value}).items()))
+    except MuseganError:
         raise argparse.ArgumentTypeError(f"expected NAME=NATS with NAME one of {', '.join(PULLS)} and NATS a "
-                                         f"number of at least 0, got {text!r}")
-    return name.strip(), nats
+                                         f"number of at least 0, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
