@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--pull", action="append", type=_pull, default=[], metavar="NAME=NATS",
                     help="steer the sampler (lstm, conv), each 0 = off: hold=N keeps a just-started note for a 32nd; "
                          "key=N pushes notes outside the piece's major scale down; groove=N pulls the drums towards "
-                         "the bar before's hits (pop at 12 steps per quarter: hold=4 key=1.5 groove=1)")
+                         "the bar before's hits; chord=N favours, in each later part, the pitch classes the parts "
+                         "drawn before sound (pop at 12 steps per quarter: hold=4 key=1.5 groove=1 chord=1)")
     pg.add_argument("--primer", help="MIDI file to continue (or, with --infill / --keep-tracks, to edit)")
     pg.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                     help="default cpu: the same seed gives the same file on every machine")

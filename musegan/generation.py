@@ -77,7 +77,7 @@ class MusicModel:
 
     def steering(self, pulls: dict | None):
         """The :class:`~musegan.steering.Steering` that ``pulls`` (``{"hold" | "key" |
-        "groove": nats}``) ask for, or None when none is on. A young note is one shorter
+        "groove" | "chord": nats}``) ask for, or None when none is on. A young note is one shorter
         than a 32nd note; the key is counted over 4 bars (a half-life)."""
         from .steering import Steering, check_pulls
 
@@ -118,7 +118,7 @@ class MusicModel:
         default, 1 but for coconet); ``top_p`` < 1 keeps
         only the nucleus of each choice (each voice's categorical, each note bit). Without
         a primer, the first step is not silent unless the corpus's pieces start so.
-        ``pulls``: ``{"hold" | "key" | "groove": nats}``, logit offsets while sampling
+        ``pulls``: ``{"hold" | "key" | "groove" | "chord": nats}``, logit offsets while sampling
         (``musegan.steering``; sequence families)."""
         if bars < 1:
             raise MuseganError(f"bars={bars}: expected at least 1")

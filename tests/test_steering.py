@@ -163,3 +163,71 @@ def test_a_trained_run_takes_pulls_through_the_api_and_the_cli(data_dir, tmp_pat
     out = tmp_path / "pulled.mid"
     assert main(["generate", str(run), "--out", str(out), "--bars", "4", "--seed", "0", "--pull", "key=40"]) == 0
     assert outside_best_scale(read_song(out, model.config.data.resolution)) == 0.0
+
+
+# -- the chord pull, inside a frame (three tracks: drums, piano, bass) --------------------
+K3 = 3
+
+
+def frame3(notes=(), B=1):
+    f = torch.zeros(B, K3, C, P)
+    for k, p in notes:
+        f[:, k, 0, p] = 1
+    return f.flatten(1)
+
+
+def test_the_chord_pull_favours_the_pitch_classes_of_the_pitched_tracks_drawn_before():
+    assert Steering(K3, C, P, LOW, DRUMS).within is None  # off: nothing to hand the head
+    s = Steering(K3, C, P, LOW, DRUMS, chord=2.0)
+    s(torch.zeros(1, K3 * C * P))
+    before = frame3(notes=[(0, 1), (1, 0), (1, 16)])[:, : 2 * C * P]  # a drum, and the piano's C and E
+    bits = s.within(2, before)
+    chord = [p for p in range(P) if (p % 12) in (0, 4)]
+    assert torch.all(bits[0, 0, chord] == 2.0)
+    assert torch.all(bits[0, 0, [p for p in range(P) if p not in chord]] == 0.0)
+    assert torch.all(bits[0, 1] == 0.0)  # onset bits untouched
+    assert s.within(1, before[:, : C * P]) is None  # the piano: only drums before it
+    assert s.within(0, before[:, :0]) is None  # drums are never pulled
+    assert s.within(2, frame3(notes=[(0, 1)])[:, : 2 * C * P]) is None  # nothing pitched sounds
+
+
+def model3():
+    torch.manual_seed(0)
+    cfg = LSTMConfig(n_features=K3 * C * P, steps_per_bar=8, n_tracks=K3, n_channels=C, n_pitches=P,
+                     mono_tracks=(0, 0, 0), hidden_size=16, num_layers=1, dropout=0.0, head="nade",
+                     head_hidden=8)
+    m = LSTMModel(cfg).eval()
+    with torch.no_grad():
+        m.head.init_from_data(torch.full((K3 * C * P,), 0.08))
+    return m
+
+
+def test_with_a_chord_pull_the_bass_doubles_the_pitch_classes_the_piano_sounds():
+    m = model3()
+    pcs = torch.nn.functional.one_hot(torch.arange(P) % 12, 12).float()
+
+    def draw3(steering=None):
+        kw = {} if steering is None else {"steer": steering}
+        return m.generate(4, 64, generator=torch.Generator().manual_seed(1), **kw).view(4, 64, K3, C, P)
+
+    def shared(x) -> tuple[float, float]:
+        """The share of the bass's note starts, while the piano sounds, on a pitch class
+        the piano sounds at that step; and the bass's pitches sounding per step."""
+        piano = (x[:, :, 1, 0] > 0).float() @ pcs > 0  # (B, T, 12)
+        starts = (x[:, :, 2, 0] > 0) & (x[:, :, 2, 1] > 0) & piano.any(-1)[..., None]
+        ok = piano.float() @ pcs.t() > 0  # (B, T, P)
+        return float((starts & ok).sum() / starts.sum()), float((x[:, :, 2, 0] > 0).sum(-1).float().mean())
+
+    free, free_notes = shared(draw3())
+    pulled, pulled_notes = shared(draw3(Steering(K3, C, P, LOW, DRUMS, chord=3.0)))
+    assert free < 0.3 and pulled > 0.55  # 0.19 and 0.61
+    assert pulled_notes > 1.5 * free_notes  # the bass fills in the chord (2.1 and 4.2 pitches)
+
+
+def test_the_chord_pull_needs_a_head_that_draws_track_by_track():
+    cfg = LSTMConfig(n_features=K3 * C * P, steps_per_bar=8, n_tracks=K3, n_channels=C, n_pitches=P,
+                     mono_tracks=(0, 0, 0), hidden_size=16, num_layers=1, head="nade", head_hidden=8, voices=False)
+    m = LSTMModel(cfg).eval()
+    with pytest.raises(MuseganError, match="chord"):
+        m.generate(1, 4, steer=Steering(K3, C, P, LOW, DRUMS, chord=1.0))
+    m.generate(1, 4, steer=Steering(K3, C, P, LOW, DRUMS, key=1.0))  # pulls between frames still work

@@ -183,7 +183,7 @@ def test_static_page_and_runs(app):
     assert run["kind"] == "midi" and run["family"] == "lstm" and run["steps_per_bar"] == 16
     assert run["tracks"] == [t.name for t in musegan.load(app.runs.path("lstm")).tracks]
     assert get_json(app, "/api/run?id=audio")["kind"] == "audio"
-    assert run["pulls"] == ["hold", "key", "groove"] and get_json(app, "/api/run?id=coconet")["pulls"] == []
+    assert run["pulls"] == ["hold", "key", "groove", "chord"] and get_json(app, "/api/run?id=coconet")["pulls"] == []
 
 
 def test_generate_writes_midi_and_wav_and_is_repeatable(app):

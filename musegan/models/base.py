@@ -319,7 +319,9 @@ class FrameModel(nn.Module):
         take ``(B, F)`` bool, or None (e.g. ``representations.tokens.CopyGuard``).
         ``steer`` (binary heads): called with each frame as it is drawn or given (zeros
         before the first), returns offsets ``(B, F)`` added to the logits of the next
-        frame's bits, or None (``musegan.steering.Steering``). Returns ``(B, T, F)`` on the CPU."""
+        frame's bits, or None (``musegan.steering.Steering``); its ``within``, if not None,
+        is handed to the head for offsets track by track inside a frame. Returns ``(B, T, F)``
+        on the CPU."""
         if forbid is not None and not isinstance(self.head, CategoricalHead):
             raise MuseganError(f"model.head={self.config.head!r}: forbidden classes need the categorical head")
         if steer is not None and isinstance(self.head, (CategoricalHead, GaussianHead)):
@@ -330,6 +332,10 @@ class FrameModel(nn.Module):
         size = n_features // known.shape[-1]
         state = self.init_state(B, device)
         prev = torch.zeros(B, n_features, device=device)
+        within = None if steer is None else getattr(steer, "within", None)  # pulls inside a frame
+        if within is not None and not isinstance(self.head, VoiceHead):
+            raise MuseganError(f"model.head={self.config.head!r} without voices: pulls inside a frame (chord) "
+                               "need a head that draws the tracks one after another")
         out = []
         for t in range(T):
             h, state = self.step(prev, state, t)
@@ -339,25 +345,26 @@ class FrameModel(nn.Module):
                 prev = frames[:, t]
             else:
                 banned = None if forbid is None else forbid(out)
-                new = self._draw(h, prev, frames[:, t], kt, size, temperature, generator, top_p, banned, offset)
+                new = self._draw(h, prev, frames[:, t], kt, size, temperature, generator, top_p, banned, offset,
+                                 within)
                 for _ in range(50 if sounding_start and t == 0 and not kt.any() else 0):
                     silent = new.abs().sum(-1) == 0
                     if not silent.any():
                         break
                     new = torch.where(silent[:, None], self._draw(h, prev, frames[:, t], kt, size, temperature,
-                                                                  generator, top_p, banned, offset), new)
+                                                                  generator, top_p, banned, offset, within), new)
                 prev = new
             out.append(prev)
         return torch.stack(out, 1).cpu() if out else frames.cpu()
 
     def _draw(self, h, prev, frame, known, size: int, temperature, generator, top_p, banned=None,
-              offset=None) -> torch.Tensor:
+              offset=None, within=None) -> torch.Tensor:
         """One frame from the state ``h``, its known tracks (``known`` ``(B, K)``) as in
         ``frame``; ``banned``: classes the categorical head may not draw; ``offset``:
         added to the logits of the frame's bits."""
         if isinstance(self.head, VoiceHead):  # track by track: later tracks see the clamped ones
             return self.head.sample(h, temperature, generator, prev=prev, top_p=top_p, given=(frame, known),
-                                    offset=offset)
+                                    offset=offset, within=within)
         extra = {} if banned is None else {"banned": banned}
         if offset is not None:
             extra["offset"] = offset

@@ -230,7 +230,8 @@ class VoiceHead(nn.Module):
 
     @torch.no_grad()
     def sample(self, h: torch.Tensor, temperature: float = 1.0, generator=None, prev: torch.Tensor | None = None,
-               top_p: float = 1.0, given: tuple | None = None, offset: torch.Tensor | None = None) -> torch.Tensor:
+               top_p: float = 1.0, given: tuple | None = None, offset: torch.Tensor | None = None,
+               within=None) -> torch.Tensor:
         """``(B, H)`` and the frame before ``(B, F)`` -> a frame ``(B, F)``, track by track.
         ``temperature`` divides the logits (0: the likeliest class or bit); ``top_p``
         keeps the nucleus of each categorical and of each bit. ``given``: ``(frame (B, F),
@@ -238,26 +239,32 @@ class VoiceHead(nn.Module):
         in the frame are drawn knowing them. ``offset`` ``(B, F)``: added to the logits of
         the frame's bits; a voice's class gets the offsets of the bits it sets (a new note:
         its note and onset bits; hold: the held note's note bit). A polyphonic track's
-        gate (hold every note) is not steered."""
+        gate (hold every note) is not steered. ``within``: called with each track's index
+        and the tracks drawn before it in this frame ``(B, k * C * P)``, returns more
+        offsets ``(B, C, P)`` for that track's bits, or None (``Steering.within``)."""
         B = h.shape[0]
         prev = torch.zeros(B, self.K * self.C * self.P, device=h.device) if prev is None else prev.float()
         prev_tr = self.tracks(prev)
         steer = None if offset is None else self.tracks(offset.float())
         parts = []
         for k in range(self.K):
-            z = self._inputs(k, h, torch.cat(parts, -1) if parts else h.new_zeros(B, 0))
+            before = torch.cat(parts, -1) if parts else h.new_zeros(B, 0)
+            z = self._inputs(k, h, before)
+            steer_k = None if steer is None else steer[:, k]
+            extra = None if within is None else within(k, before)
+            if extra is not None:
+                steer_k = extra if steer_k is None else steer_k + extra
             if self.mono[k]:
                 logits = self._logits(k, z, prev_tr[:, k])
-                if steer is not None:
-                    logits = logits + self._class_offset(steer[:, k], prev_tr[:, k])
+                if steer_k is not None:
+                    logits = logits + self._class_offset(steer_k, prev_tr[:, k])
                 cls = draw_classes(logits, temperature, generator, top_p)
                 parts.append(self.bits(cls, prev_tr[:, k]).flatten(1))
             else:
                 held, sounded = self.held(prev_tr[:, k])
                 g = torch.sigmoid(self.hold[str(k)](z).float()[:, 0] / max(temperature, 1e-6))
                 keep = (torch.bernoulli(nucleus_bits(g, top_p), generator=generator) > 0) & sounded
-                new = self._new_sample(k, z, prev_tr[:, k], temperature, generator, top_p,
-                                       None if steer is None else steer[:, k])
+                new = self._new_sample(k, z, prev_tr[:, k], temperature, generator, top_p, steer_k)
                 parts.append(torch.where(keep[:, None], held.flatten(1), new.flatten(1)))
             if given is not None:
                 size = self.C * self.P
